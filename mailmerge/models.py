@@ -1,0 +1,102 @@
+"""Plain data passed between the modules. Imports nothing from the package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Security = Literal["starttls", "tls", "none"]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One invitee, as read from one row of the recipients file (all text NFC-normalised)."""
+
+    row: int
+    order: int
+    group: str
+    organisation: str
+    position: str
+    salutation: str
+    name: str
+    email: str
+    cc: tuple[str, ...] = ()
+    phone: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """Stable identifier used in tokens and on the command line: the protocol order."""
+        return str(self.order)
+
+    def as_template_data(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "order": self.order,
+            "group": self.group,
+            "organisation": self.organisation,
+            "position": self.position,
+            "salutation": self.salutation,
+            "name": self.name,
+            "email": self.email,
+            "cc": list(self.cc),
+            "phone": self.phone,
+            **self.extra,
+        }
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How to reach an SMTP (or later IMAP) server; the password is never stored here."""
+
+    host: str
+    port: int
+    security: Security
+    username: str | None = None
+    timeout: float = 30.0
+    verify_certificate: bool = True
+    allow_plaintext_auth: bool = False
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    email: str
+    reply_to_tokens: bool = True
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign folder: where things are, who sends, and the letter's data for the templates."""
+
+    folder: Path
+    slug: str
+    recipients_file: Path
+    templates_dir: Path
+    sender: Sender
+    smtp: ServerSettings
+    data: dict[str, Any]
+    imap: ServerSettings | None = None
+
+    @property
+    def ledger_file(self) -> Path:
+        return self.folder / "ledger.db"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """What rendering produced for one recipient: the PDF and the email bodies."""
+
+    recipient: Recipient
+    pdf: bytes
+    subject: str
+    text: str
+    html: str
+    attachment_name: str
+    attachment_description: str

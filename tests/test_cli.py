@@ -1,0 +1,151 @@
+"""The commands as a user runs them: exit codes, messages, files written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mailmerge.cli import app
+
+from .conftest import SEED, keep_first_rows
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_check_on_the_seed_campaign_reports_65_recipients_and_no_problems():
+    result = run("check", "--campaign", SEED)
+    assert result.exit_code == 0, result.output
+    assert "65 recipients" in result.output
+    assert "Letters rendered: 65 PDFs" in result.output
+    assert "Fonts embedded: Tinos" in result.output or "Liberation" in result.output
+    assert "No problems found" in result.output
+    assert "Thành phố" in result.output and "Cán bộ môi trường phường" in result.output
+
+
+def test_preview_writes_an_eml_and_a_pdf_for_everyone(tmp_path):
+    out = tmp_path / "out"
+    result = run("preview", "--campaign", SEED, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("*.pdf"))) == 65
+    assert len(list(out.glob("*.eml"))) == 65
+    assert (out / "001_Giay-moi_58-GM-MTTQ-BTT_Hoang-Tan-Phuc.eml").is_file()
+
+
+def test_preview_of_one_recipient_by_id_or_email_with_png(campaign_dir, tmp_path):
+    out = tmp_path / "out"
+    result = run(
+        "preview", "--campaign", campaign_dir, "--to", "3", "--to", "PHUC.HT@mttq-tphcm.example", "--out", out, "--png"
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.suffix for p in out.iterdir()) == [".eml", ".eml", ".pdf", ".pdf", ".png", ".png"]
+    assert (out / "003_Giay-moi_58-GM-MTTQ-BTT_Vo-Huu-Nghia.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_preview_of_an_unknown_recipient_fails_cleanly(campaign_dir, tmp_path):
+    result = run("preview", "--campaign", campaign_dir, "--to", "999", "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "no recipient with ID or email 999" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+BROKEN_ROWS = [
+    "1,Thành phố,UBMTTQ TP,Phó Chủ tịch,Đồng chí,Nguyễn Văn An,an@mttq.example,,",
+    "2,Thành phố,UBMTTQ TP,Ủy viên,Đồng chí,,binh@mttq.example,,",
+    "3,Quận,Quận ủy,Bí thư,Đồng chí,Trần Bình,not-an-email,,",
+    "4,Quận,Quận ủy,Bí thư,Đồng chí,Lê Cường,AN@mttq.example,,",
+    '5,Quận,Quận ủy,Bí thư,Đồng chí,"Phạm\r\nBcc: x@evil.test",pham@mttq.example,,',
+    "6,Phường,UBND P1,Cán bộ,Ông,Nguy?n V?n D?ng,dung@mttq.example,,",
+    "7,Phường,UBND P2,Cán bộ,Bà,Hồ Thị E,e@mttq.example,,,extra",
+]
+
+
+def test_a_broken_recipients_file_lists_every_problem_and_sends_nothing(campaign_dir, tmp_path):
+    header = "order,group,organisation,position,salutation,name,email,cc,phone"
+    (campaign_dir / "recipients.csv").write_bytes(("\r\n".join([header, *BROKEN_ROWS]) + "\r\n").encode())
+    out = tmp_path / "out"
+    for command in (["check"], ["preview", "--out", out]):
+        result = run(*command, "--campaign", campaign_dir)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        assert "6 problem(s)" in result.output
+        for expected in (
+            "recipients.csv:3 [name]: is empty",
+            "recipients.csv:4 [email]: “not-an-email”",
+            "recipients.csv:5 [email]: “an@mttq.example” is a duplicate of row 2",
+            "recipients.csv:6 [name]: contains a line break",
+            "recipients.csv:7 [name]: “Nguy?n",
+            "recipients.csv:8: has 10 fields",
+        ):
+            assert expected in result.output
+    assert not out.exists()
+
+
+def test_a_missing_campaign_file_says_what_to_do(tmp_path):
+    result = run("check", "--campaign", tmp_path)
+    assert result.exit_code == 1
+    assert "no campaign.toml" in result.output and "mailmerge init" in result.output
+
+
+def test_a_bad_campaign_file_lists_its_problems(campaign_dir):
+    toml = campaign_dir / "campaign.toml"
+    text = toml.read_text(encoding="utf-8").replace('security = "starttls"', 'security = "ssl"')
+    toml.write_text(text.replace('slug = "so-ket-200-ngay-gd2"', 'slug = "Sơ kết"'), encoding="utf-8")
+    result = run("check", "--campaign", campaign_dir)
+    assert result.exit_code == 1
+    assert "[smtp.security]: must be one of starttls, tls, none" in result.output
+    assert "[campaign.slug]" in result.output
+
+
+def test_init_scaffolds_a_campaign_and_never_overwrites(tmp_path):
+    folder = tmp_path / "new"
+    result = run("init", folder)
+    assert result.exit_code == 0, result.output
+    for name in (
+        "campaign.toml",
+        "recipients.csv",
+        "templates/letter.html",
+        "templates/letter.css",
+        "templates/subject.txt",
+        "templates/email.txt",
+        "templates/email.html",
+    ):
+        assert (folder / name).is_file(), name
+    (folder / "recipients.csv").write_text("my own list", encoding="utf-8")
+    (folder / "templates" / "email.txt").unlink()
+    result = run("init", folder)
+    assert result.exit_code == 0
+    assert (folder / "recipients.csv").read_text(encoding="utf-8") == "my own list"
+    created = [line for line in result.output.splitlines() if line.startswith("created")]
+    assert created == [f"created {folder / 'templates' / 'email.txt'}"]
+
+
+def test_an_initialised_campaign_checks_clean(tmp_path):
+    folder = tmp_path / "new"
+    assert run("init", folder).exit_code == 0
+    keep_first_rows(folder, 3)
+    result = run("check", "--campaign", folder)
+    assert result.exit_code == 0, result.output
+    assert "3 recipients" in result.output
+
+
+def test_every_command_has_help_text():
+    for command in typer.main.get_command(app).commands.values():
+        assert command.help, f"{command.name} has no help"
+
+
+@pytest.mark.parametrize("entry", [["cli.py"], ["-m", "mailmerge"]])
+def test_runs_from_a_checkout(entry):
+    result = subprocess.run(
+        [sys.executable, *entry, "--help"], capture_output=True, text=True, cwd=Path(__file__).parent.parent
+    )
+    assert result.returncode == 0, result.stderr
+    assert "preview" in result.stdout
