@@ -14,8 +14,7 @@ $(READY): pyproject.toml scripts/system-deps.sh
 	touch $(READY)
 
 demo: $(READY)
-	$(BIN)/mailmerge check
-	$(BIN)/mailmerge preview --out demo-output
+	$(BIN)/mailmerge demo --out demo-output
 
 test: $(READY)
 	$(BIN)/ruff check .

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,12 +13,25 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from . import workflow
 from .campaign import init_campaign
 from .errors import InputError, MailmergeError
+from .ledger import DEFERRED, FAILED, SENT, UNKNOWN
+from .models import Campaign
+from .send import Outcome, Outgoing, Policy, stored_password
 
 app = typer.Typer(
     help="Personalised invitation letters (PDF, Decree 30/2020 layout) sent by email and tracked to the reply.",
@@ -126,6 +141,219 @@ def preview(
         written = workflow.preview(campaign, out_dir, wanted=to or (), png=png, on_written=lambda _: bar.advance(task))
     emails = sum(1 for path in written if path.suffix == ".eml")
     out.print(f"Wrote {emails} email(s) with their PDF to {out_dir}/ ({len(written)} files). Nothing was sent.")
+
+
+# --- sending ---------------------------------------------------------------------------------------
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.1f} msg/s" if task.speed else "– msg/s")
+
+
+def send_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[green]{task.fields[sent]} sent[/] [red]{task.fields[failed]} failed[/]"),
+        RateColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def run_send(plan: workflow.SendPlan, *, yes: bool, connections: int, rate: float | None, verb: str = "Send") -> None:
+    """Confirm, get the password, send with a progress bar, print the summary and set the exit code."""
+    campaign = plan.campaign
+    smtp = campaign.smtp
+    if plan.count == 0:
+        out.print(f"Nothing to send: {describe(plan.already)}.")
+        return
+    question = (
+        f"{verb} {plan.count} {plan.kind}(s) from {campaign.sender.name} <{campaign.sender.email}> "
+        f"via {smtp.host}:{smtp.port} ({smtp.security})?"
+    )
+    if not yes and not typer.confirm(question, default=False):
+        raise typer.Exit(1)
+    password = stored_password(smtp)
+    if smtp.username and password is None:
+        password = typer.prompt(f"SMTP password for {smtp.username} at {smtp.host}", hide_input=True)
+    policy = Policy(connections=connections, rate_per_minute=rate, **retry_settings(campaign))
+    with send_progress() as bar:
+        task = bar.add_task("Sending", total=plan.count, sent=0, failed=0)
+        counts = Counter()
+
+        def on_outcome(outgoing: Outgoing, outcome: Outcome) -> None:
+            counts[outcome.state] += 1
+            if outcome.state != DEFERRED:
+                bar.update(task, advance=1, sent=counts[SENT], failed=plan.count and counts[FAILED] + counts[UNKNOWN])
+
+        result = asyncio.run(workflow.execute(plan, password, policy, on_outcome=on_outcome))
+    print_send_result(result)
+    summary = result.summary
+    if summary.paused or summary.failed or summary.unknown or summary.deferred or summary.not_attempted:
+        raise typer.Exit(2)
+
+
+def retry_settings(campaign: Campaign) -> dict[str, float]:
+    """`[send]` in campaign.toml: retries, retry_delay (s), pause_after (failures in a row)."""
+    section = campaign.data.get("send", {})
+    return {key: section[key] for key in ("retries", "retry_delay", "pause_after") if key in section}
+
+
+def describe(counts: Counter[str]) -> str:
+    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no recipients"
+
+
+def print_send_result(result: workflow.SendResult) -> None:
+    summary = result.summary
+    if result.recovered:
+        err.print(
+            f"[yellow]{len(result.recovered)} message(s) were being sent when the previous run stopped; "
+            "they are now marked unknown (see `mailmerge status`).[/]"
+        )
+    out.print(
+        f"Sent {summary.sent}, deferred {summary.deferred}, failed {summary.failed}, "
+        f"unknown {summary.unknown}"
+        + (f", not attempted {summary.not_attempted}" if summary.not_attempted else "")
+        + "."
+    )
+    if summary.paused:
+        err.print(
+            f"[bold red]Paused:[/] {summary.paused}. Nothing more was sent; fix the cause and run "
+            "`mailmerge send` again."
+        )
+    if summary.deferred:
+        out.print("Deferred messages (temporary errors) will be retried by the next `mailmerge send`.")
+    if summary.unknown:
+        err.print(
+            f"[yellow]{summary.unknown} message(s) in doubt:[/] the connection was lost after the message "
+            "was handed over. They are not resent automatically: check `mailmerge status`, then "
+            "`mailmerge resend --unknown` if they did not arrive."
+        )
+
+
+@app.command()
+def send(
+    campaign: CampaignOption = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and compose everything, send nothing.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Send at most N messages this run.", min=0)] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Only this recipient (ID or email); repeat.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    connections: Annotated[int, typer.Option(help="SMTP connections used in parallel.", min=1, max=16)] = 1,
+    rate: Annotated[float | None, typer.Option(help="At most N messages per minute.", min=0.1)] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Send to the valid rows even if other rows have problems (they are listed)."
+        ),
+    ] = False,
+) -> None:
+    """Send the invitations; anyone already sent is never sent again. Exit 2 if some were not sent."""
+    with reporting():
+        plan = workflow.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid)
+        for problem in plan.skipped:
+            err.print(f"[yellow]Skipped:[/] {problem}")
+        if dry_run:
+            out.print(
+                f"Dry run: {plan.count} message(s) would be sent from {plan.campaign.sender.email} via "
+                f"{plan.campaign.smtp.host}:{plan.campaign.smtp.port}; ledger: {describe(plan.already)}. "
+                "Every template was filled for every recipient; nothing was sent or recorded."
+            )
+            return
+        run_send(plan, yes=yes, connections=connections, rate=rate)
+
+
+@app.command()
+def resend(
+    campaign: CampaignOption = Path("."),
+    unknown: Annotated[bool, typer.Option("--unknown", help="Resend the messages whose delivery is in doubt.")] = False,
+    only: Annotated[list[str] | None, typer.Option("--only", help="Only this recipient (ID or email); repeat.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    connections: Annotated[int, typer.Option(help="SMTP connections used in parallel.", min=1, max=16)] = 1,
+) -> None:
+    """Send again messages in doubt (state unknown): they may already have arrived."""
+    if not unknown:
+        err.print("Say what to resend: --unknown (the only kind so far).")
+        raise typer.Exit(1)
+    with reporting():
+        plan = workflow.plan_send(campaign, only=only or (), resend_unknown=True)
+        for recipient in plan.to_send:
+            out.print(f"  {recipient.id:>4}  {recipient.name} <{recipient.email}>")
+        if plan.count:
+            err.print(
+                f"[yellow]These {plan.count} message(s) may already have arrived; resending can deliver "
+                "a second copy (with the same Message-ID).[/]"
+            )
+        run_send(plan, yes=yes, connections=connections, rate=None, verb="Resend")
+
+
+@app.command()
+def status(
+    campaign: CampaignOption = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: totals and recipients.")] = False,
+) -> None:
+    """Who got what: totals by state and group, and every recipient's state and last SMTP reply."""
+    with reporting():
+        report = workflow.status(campaign)
+    if as_json:
+        out.print_json(data=report.as_json())
+        return
+    print_status(report)
+
+
+def print_status(report: workflow.StatusReport) -> None:
+    table = Table(
+        "#", "name", "organisation", "state", "last SMTP reply", "time", title=report.campaign, title_justify="left"
+    )
+    for row in report.rows:
+        reply = f"{row['smtp_code']} {row['smtp_reply']}" if row["smtp_code"] else (row["smtp_reply"] or "")
+        if row["refused"]:
+            reply += f" (refused: {row['refused']})"
+        table.add_row(
+            row["id"],
+            row["name"],
+            row["organisation"],
+            styled(row["state"]),
+            reply,
+            (row["updated_at"] or "")[:19].replace("T", " "),
+        )
+    out.print(table)
+    groups = Table("group", *sorted(report.by_state), title="By group", title_justify="left")
+    for group, states in report.by_group.items():
+        groups.add_row(group, *(str(states.get(state, 0)) for state in sorted(report.by_state)))
+    out.print(groups)
+    out.print("Totals: " + describe(report.by_state))
+
+
+def styled(state: str) -> str:
+    colour = {SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow"}.get(state)
+    return f"[{colour}]{state}[/]" if colour else state
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to leave the received emails, PDFs and ledger.")] = Path(
+        "demo-output"
+    ),
+) -> None:
+    """Send the seed campaign's 65 invitations to a local SMTP sink on 127.0.0.1 (nothing leaves this machine)."""
+    with reporting(), send_progress() as bar:
+        task = bar.add_task("Sending", total=None, sent=0, failed=0)
+
+        def on_outcome(outgoing: Outgoing, outcome: Outcome) -> None:
+            bar.update(task, advance=1, sent=bar.tasks[0].fields["sent"] + (outcome.state == SENT))
+
+        result = workflow.demo(out_dir, on_outcome=on_outcome, on_plan=lambda plan: bar.update(task, total=plan.count))
+    print_status(result.report)
+    print_send_result(result.result)
+    out.print(
+        f"The sink on 127.0.0.1:{result.port} received {len(result.received)} message(s): "
+        f"{out_dir / 'received'}/*.eml; their PDFs: {out_dir / 'pdf'}/; ledger: {out_dir / 'ledger.db'}"
+    )
 
 
 def main() -> None:

@@ -37,11 +37,12 @@ def _build(letter: Letter, campaign: Campaign, *, message_id: str, reply_to: str
     message["Message-ID"] = message_id
     message.set_content(letter.text, cte="quoted-printable")
     message.add_alternative(letter.html, subtype="html", cte="quoted-printable")
-    message.add_attachment(
-        letter.pdf,
-        maintype="application",
-        subtype="pdf",
-        filename=letter.attachment_name,
-        headers=[f"Content-Description: {letter.attachment_description}"],
-    )
+    if letter.pdf is not None:
+        message.add_attachment(
+            letter.pdf,
+            maintype="application",
+            subtype="pdf",
+            filename=letter.attachment_name,
+            headers=[f"Content-Description: {letter.attachment_description}"],
+        )
     return message

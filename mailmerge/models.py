@@ -94,7 +94,7 @@ class Letter:
     """What rendering produced for one recipient: the PDF and the email bodies."""
 
     recipient: Recipient
-    pdf: bytes
+    pdf: bytes | None  # None for a text-only campaign (attach_pdf = false)
     subject: str
     text: str
     html: str

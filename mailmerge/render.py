@@ -81,6 +81,7 @@ def page_rule(page: dict[str, Any]) -> str:
 class Renderer:
     def __init__(self, campaign: Campaign):
         self.campaign = campaign
+        self.attach_pdf = bool(campaign.data["campaign"].get("attach_pdf", True))
         self.fetcher = JailedFetcher(campaign.templates_dir)
         self.font_config = FontConfiguration()
         env = make_environment(campaign.templates_dir)
@@ -105,19 +106,18 @@ class Renderer:
         except jinja2.TemplateSyntaxError as error:
             raise TemplateError(f"{error.filename}:{error.lineno}: {error.message}") from None
 
-    def render(self, recipient: Recipient) -> Letter:
-        """Everything one recipient gets; raises `TemplateError` naming template file:line and the row."""
+    def render(self, recipient: Recipient, *, with_pdf: bool = True) -> Letter:
+        """Everything one recipient gets; raises `TemplateError` naming template file:line and the row.
+
+        `with_pdf=False` fills every template but skips the PDF layout: a fast check of a whole list."""
         context = self.shared_context | {"recipient": recipient.as_template_data()}
         html = self._fill(LETTER, context, recipient)
-        subject = " ".join(self._fill(SUBJECT, context, recipient).split())
-        text = self._fill(TEXT_BODY, context, recipient)
-        html_body = self._fill(HTML_BODY, context, recipient)
         return Letter(
             recipient=recipient,
-            pdf=self.pdf(html, recipient),
-            subject=subject,
-            text=text.rstrip() + "\n",
-            html=html_body,
+            pdf=self.pdf(html, recipient) if self.attach_pdf and with_pdf else None,
+            subject=" ".join(self._fill(SUBJECT, context, recipient).split()),
+            text=self._fill(TEXT_BODY, context, recipient).rstrip() + "\n",
+            html=self._fill(HTML_BODY, context, recipient),
             attachment_name=self.attachment_name(recipient),
             attachment_description=self.attachment_description(recipient),
         )

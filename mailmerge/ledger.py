@@ -1,0 +1,359 @@
+"""The ledger: every campaign, recipient, message and state change, in SQLite.
+
+This is the only module that writes the database. Every transition is one committed transaction,
+so after a crash the ledger says exactly what is known: a message is claimed (`sending`) before SMTP
+and `sent` only after the server's 250; anything found still `sending` at start-up becomes `unknown`
+and is never resent without the user's say-so.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .errors import LedgerError
+from .models import Campaign, Recipient
+
+QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "queued", "sending", "sent", "deferred", "failed", "unknown"
+STATES = (QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN)
+REFUSED = "refused"  # an event, not a state: one address of a sent message was refused
+DUE = (QUEUED, DEFERRED)
+
+migrations = Migrations("mailmerge")
+
+
+@migrations()
+def m001_ledger(db: Database) -> None:
+    db["campaigns"].create({"slug": str, "folder": str, "sender": str, "created_at": str, "updated_at": str}, pk="slug")
+    db["recipients"].create(
+        {
+            "campaign": str,
+            "recipient_id": str,
+            "email": str,
+            "name": str,
+            "salutation": str,
+            "group_name": str,
+            "organisation": str,
+            "position": str,
+            "data": str,
+            "updated_at": str,
+        },
+        pk=("campaign", "recipient_id"),
+        foreign_keys=[("campaign", "campaigns", "slug")],
+    )
+    db["messages"].create(
+        {
+            "id": int,
+            "campaign": str,
+            "recipient_id": str,
+            "kind": str,
+            "message_id": str,
+            "state": str,
+            "attempts": int,
+            "envelope_to": str,
+            "subject": str,
+            "pdf_sha256": str,
+            "pdf_size": int,
+            "merged": str,
+            "smtp_code": int,
+            "smtp_reply": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"campaign", "recipient_id", "kind", "message_id", "state", "attempts"},
+        defaults={"attempts": 0},
+        foreign_keys=[("campaign", "campaigns", "slug")],
+    )
+    db["messages"].create_index(["campaign", "recipient_id", "kind"], unique=True)
+    db["messages"].create_index(["message_id"], unique=True)
+    db["messages"].create_index(["campaign", "state"])
+    db["events"].create(
+        {"id": int, "message": int, "at": str, "state": str, "code": int, "reply": str, "address": str, "detail": str},
+        pk="id",
+        not_null={"message", "at", "state"},
+        foreign_keys=[("message", "messages", "id")],
+    )
+    db["events"].create_index(["message"])
+    for action in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER events_append_only_{action.lower()} BEFORE {action} ON events "
+            "BEGIN SELECT RAISE(ABORT, 'the events table is append-only'); END"
+        )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the sender knows about a message once it is rendered: stored at the claim."""
+
+    message: int
+    envelope_to: list[str]
+    subject: str
+    pdf_sha256: str | None
+    pdf_size: int | None
+    merged: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    recipient_id: str
+    kind: str
+    message_id: str
+    state: str
+    attempts: int
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """One campaign ledger file. Not thread-safe: use it from one thread (the CLI's event loop)."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now):
+        self.path = path
+        self.clock = clock
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = Database(path)
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._check_version()
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as error:
+            raise LedgerError(f"{path}: cannot open the ledger ({error})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _check_version(self) -> None:
+        known = {m.name for m in migrations._migrations}
+        unknown = [m.name for m in migrations.applied(self.db) if m.name not in known]
+        if unknown:
+            raise LedgerError(f"{self.path} was written by a newer mailmerge (schema {unknown[-1]}); upgrade")
+
+    @property
+    def schema_version(self) -> int:
+        return len(migrations.applied(self.db))
+
+    def now(self) -> str:
+        return self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Only one sending process per ledger; the OS drops the lock if the process dies."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise LedgerError(f"another mailmerge process is sending with {self.path}; wait for it to end") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.close(handle)
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def _event(
+        self,
+        message: int,
+        state: str,
+        *,
+        code: int | None = None,
+        reply: str | None = None,
+        address: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.db["events"].insert(
+            {
+                "message": message,
+                "at": self.now(),
+                "state": state,
+                "code": code,
+                "reply": reply,
+                "address": address,
+                "detail": detail,
+            }
+        )
+
+    def _transition(self, message: int, allowed: Iterable[str], state: str, **fields: Any) -> bool:
+        """Move one message to `state` if it is in one of `allowed`; True if it moved."""
+        allowed = tuple(allowed)
+        assignments = "".join(f", {name} = :{name}" for name in fields)
+        placeholders = ", ".join(f":allowed{i}" for i in range(len(allowed)))
+        sql = (
+            f"UPDATE messages SET state = :state, updated_at = :now{assignments} "
+            f"WHERE id = :id AND state IN ({placeholders}) RETURNING id"
+        )
+        params = {"state": state, "now": self.now(), "id": message, **fields}
+        params |= {f"allowed{i}": value for i, value in enumerate(allowed)}
+        return self.db.execute(sql, params).fetchone() is not None
+
+    def register(self, campaign: Campaign, recipients: list[Recipient], kind: str, message_ids: dict[str, str]) -> int:
+        """Record the campaign and its recipients; queue a message of `kind` for whoever has none yet.
+        Returns how many were newly queued."""
+        now = self.now()
+        with self.db.atomic():
+            existing = (
+                self.db["campaigns"].get(campaign.slug)
+                if self.db["campaigns"].count_where("slug = ?", [campaign.slug])
+                else None
+            )
+            self.db["campaigns"].upsert(
+                {
+                    "slug": campaign.slug,
+                    "folder": str(campaign.folder),
+                    "sender": f"{campaign.sender.name} <{campaign.sender.email}>",
+                    "created_at": existing["created_at"] if existing else now,
+                    "updated_at": now,
+                },
+                pk="slug",
+            )
+            self.db["recipients"].upsert_all(
+                [
+                    {
+                        "campaign": campaign.slug,
+                        "recipient_id": r.id,
+                        "email": r.email,
+                        "name": r.name,
+                        "salutation": r.salutation,
+                        "group_name": r.group,
+                        "organisation": r.organisation,
+                        "position": r.position,
+                        "data": json.dumps(r.as_template_data(), ensure_ascii=False),
+                        "updated_at": now,
+                    }
+                    for r in recipients
+                ],
+                pk=("campaign", "recipient_id"),
+            )
+            queued = 0
+            for recipient in recipients:
+                cursor = self.db.execute(
+                    "INSERT INTO messages (campaign, recipient_id, kind, message_id, state, attempts, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) "
+                    "ON CONFLICT (campaign, recipient_id, kind) DO NOTHING RETURNING id",
+                    [campaign.slug, recipient.id, kind, message_ids[recipient.id], QUEUED, now, now],
+                )
+                if (row := cursor.fetchone()) is not None:
+                    self._event(row[0], QUEUED)
+                    queued += 1
+        return queued
+
+    def recover_interrupted(self) -> list[MessageRow]:
+        """Start-up: whatever is still `sending` was cut off mid-send; whether it left is unknown."""
+        with self.db.atomic():
+            stuck = self._rows("state = ?", [SENDING])
+            for row in stuck:
+                self._transition(row.id, [SENDING], UNKNOWN)
+                self._event(row.id, UNKNOWN, detail="the previous run stopped while this message was being sent")
+        return stuck
+
+    def claim(self, prepared: Prepared) -> bool:
+        """queued/deferred -> sending, committed before any SMTP command for this message."""
+        with self.db.atomic():
+            moved = self._transition(
+                prepared.message,
+                DUE,
+                SENDING,
+                envelope_to=json.dumps(prepared.envelope_to),
+                subject=prepared.subject,
+                pdf_sha256=prepared.pdf_sha256,
+                pdf_size=prepared.pdf_size,
+                merged=json.dumps(prepared.merged, ensure_ascii=False, default=str),
+            )
+            if moved:
+                self.db.execute("UPDATE messages SET attempts = attempts + 1 WHERE id = ?", [prepared.message])
+                self._event(prepared.message, SENDING)
+        return moved
+
+    def record_sent(
+        self, message: int, code: int, reply: str, refused: dict[str, tuple[int, str]] | None = None
+    ) -> None:
+        with self.db.atomic():
+            self._require(self._transition(message, [SENDING], SENT, smtp_code=code, smtp_reply=reply), message)
+            self._event(message, SENT, code=code, reply=reply)
+            for address, (refused_code, refused_reply) in (refused or {}).items():
+                self._event(message, REFUSED, code=refused_code, reply=refused_reply, address=address)
+
+    def record_outcome(
+        self, message: int, state: str, *, code: int | None, reply: str | None, detail: str | None = None
+    ) -> None:
+        """sending -> deferred (4xx, or nothing left), failed (5xx) or unknown (cut off after DATA)."""
+        if state not in (DEFERRED, FAILED, UNKNOWN):
+            raise ValueError(state)
+        with self.db.atomic():
+            moved = self._transition(message, [SENDING], state, smtp_code=code, smtp_reply=reply)
+            self._require(moved, message)
+            self._event(message, state, code=code, reply=reply, detail=detail)
+
+    def requeue_unknown(self, campaign: str, recipient_ids: set[str] | None = None) -> int:
+        """unknown -> queued, on the user's explicit confirmation (`mailmerge resend --unknown`)."""
+        with self.db.atomic():
+            rows = [
+                r
+                for r in self._rows("campaign = ? AND state = ?", [campaign, UNKNOWN])
+                if recipient_ids is None or r.recipient_id in recipient_ids
+            ]
+            for row in rows:
+                self._transition(row.id, [UNKNOWN], QUEUED)
+                self._event(row.id, QUEUED, detail="resend of a message in doubt, confirmed by the user")
+        return len(rows)
+
+    def _require(self, moved: bool, message: int) -> None:
+        if not moved:
+            raise LedgerError(f"message {message} is not being sent; the ledger was changed by someone else")
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def _rows(self, where: str, params: list[Any]) -> list[MessageRow]:
+        return [
+            MessageRow(r["id"], r["recipient_id"], r["kind"], r["message_id"], r["state"], r["attempts"])
+            for r in self.db["messages"].rows_where(where, params, order_by="id")
+        ]
+
+    def due(self, campaign: str, kind: str, recipient_ids: set[str] | None = None) -> list[MessageRow]:
+        """Messages still to send (queued or deferred), in queue order."""
+        rows = self._rows("campaign = ? AND kind = ? AND state IN (?, ?)", [campaign, kind, *DUE])
+        return [r for r in rows if recipient_ids is None or r.recipient_id in recipient_ids]
+
+    def in_state(self, campaign: str, state: str) -> list[MessageRow]:
+        return self._rows("campaign = ? AND state = ?", [campaign, state])
+
+    def status(self, campaign: str, kind: str = "invitation") -> list[dict[str, Any]]:
+        """One row per recipient: who they are and where their message of `kind` stands."""
+        return list(
+            self.db.query(
+                """
+            SELECT r.recipient_id, r.email, r.name, r.salutation, r.group_name, r.organisation, r.position,
+                   m.state, m.smtp_code, m.smtp_reply, m.message_id, m.attempts, m.updated_at,
+                   (SELECT group_concat(e.address || ': ' || e.code || ' ' || e.reply, '; ')
+                      FROM events e WHERE e.message = m.id AND e.state = 'refused') AS refused
+            FROM recipients r
+            LEFT JOIN messages m ON m.campaign = r.campaign AND m.recipient_id = r.recipient_id AND m.kind = ?
+            WHERE r.campaign = ?
+            ORDER BY CAST(r.recipient_id AS INTEGER), r.recipient_id
+            """,
+                [kind, campaign],
+            )
+        )
+
+    def events(self, message: int) -> list[dict[str, Any]]:
+        return list(self.db["events"].rows_where("message = ?", [message], order_by="id"))
