@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -39,8 +40,9 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup is off: names and server replies are printed as they are; our own styling passes markup=True
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 CampaignOption = Annotated[
     Path,
@@ -65,11 +67,11 @@ def reporting() -> Iterator[None]:
             f"[bold red]Error:[/] {len(error.problems)} problem(s) found, nothing was rendered or sent:", markup=True
         )
         for problem in error.problems:
-            err.print(f"  {problem}", markup=False)
+            err.print(f"  {problem}")
         raise typer.Exit(error.exit_code) from None
     except MailmergeError as error:
-        err.print("[bold red]Error:[/] ", end="")
-        err.print(str(error), markup=False)
+        err.print("[bold red]Error:[/] ", end="", markup=True)
+        err.print(str(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         err.print("Interrupted.")
@@ -119,8 +121,8 @@ def check(campaign: CampaignOption = Path(".")) -> None:
         + ", ".join(f"{name}{'' if embedded else ' (NOT embedded)'}" for name, embedded in sorted(report.fonts.items()))
     )
     for warning in report.warnings:
-        out.print(f"[yellow]Warning:[/] {warning}")
-    out.print("[green]No problems found.[/] Nothing was sent.")
+        out.print(f"[yellow]Warning:[/] {escape(warning)}", markup=True)
+    out.print("[green]No problems found.[/] Nothing was sent.", markup=True)
 
 
 @app.command()
@@ -213,7 +215,8 @@ def print_send_result(result: workflow.SendResult) -> None:
     if result.recovered:
         err.print(
             f"[yellow]{len(result.recovered)} message(s) were being sent when the previous run stopped; "
-            "they are now marked unknown (see `mailmerge status`).[/]"
+            "they are now marked unknown (see `mailmerge status`).[/]",
+            markup=True,
         )
     out.print(
         f"Sent {summary.sent}, deferred {summary.deferred}, failed {summary.failed}, "
@@ -223,8 +226,9 @@ def print_send_result(result: workflow.SendResult) -> None:
     )
     if summary.paused:
         err.print(
-            f"[bold red]Paused:[/] {summary.paused}. Nothing more was sent; fix the cause and run "
-            "`mailmerge send` again."
+            f"[bold red]Paused:[/] {escape(summary.paused)}. Nothing more was sent; fix the cause and run "
+            "`mailmerge send` again.",
+            markup=True,
         )
     if summary.deferred:
         out.print("Deferred messages (temporary errors) will be retried by the next `mailmerge send`.")
@@ -232,7 +236,8 @@ def print_send_result(result: workflow.SendResult) -> None:
         err.print(
             f"[yellow]{summary.unknown} message(s) in doubt:[/] the connection was lost after the message "
             "was handed over. They are not resent automatically: check `mailmerge status`, then "
-            "`mailmerge resend --unknown` if they did not arrive."
+            "`mailmerge resend --unknown` if they did not arrive.",
+            markup=True,
         )
 
 
@@ -256,7 +261,7 @@ def send(
     with reporting():
         plan = workflow.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid)
         for problem in plan.skipped:
-            err.print(f"[yellow]Skipped:[/] {problem}")
+            err.print(f"[yellow]Skipped:[/] {escape(str(problem))}", markup=True)
         if dry_run:
             out.print(
                 f"Dry run: {plan.count} message(s) would be sent from {plan.campaign.sender.email} via "
@@ -286,7 +291,8 @@ def resend(
         if plan.count:
             err.print(
                 f"[yellow]These {plan.count} message(s) may already have arrived; resending can deliver "
-                "a second copy (with the same Message-ID).[/]"
+                "a second copy (with the same Message-ID).[/]",
+                markup=True,
             )
         run_send(plan, yes=yes, connections=connections, rate=None, verb="Resend")
 
@@ -329,9 +335,8 @@ def print_status(report: workflow.StatusReport) -> None:
     out.print("Totals: " + describe(report.by_state))
 
 
-def styled(state: str) -> str:
-    colour = {SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow"}.get(state)
-    return f"[{colour}]{state}[/]" if colour else state
+def styled(state: str) -> Text:
+    return Text(state, style={SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow"}.get(state, ""))
 
 
 @app.command()

@@ -128,21 +128,28 @@ async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.
             if password is None:
                 raise SendError(f"no password for {settings.username} at {where(settings)}")
             await smtp.login(settings.username, password)
-    except ssl.SSLCertVerificationError as error:
-        smtp.close()
-        raise SendError(
-            f"the TLS certificate of {where(settings)} could not be verified ({error.verify_message}); "
-            "if the server uses an internal CA, set ca_file in [smtp]"
-        ) from None
-    except aiosmtplib.SMTPAuthenticationError as error:
-        smtp.close()
-        raise SendError(
-            f"{where(settings)} refused the login for {settings.username}: {error.code} {error.message}"
-        ) from None
     except (aiosmtplib.SMTPException, OSError) as error:
         smtp.close()
+        if (cert_error := certificate_error(error)) is not None:
+            raise SendError(
+                f"the TLS certificate of {where(settings)} could not be verified ({cert_error.verify_message}); "
+                "if the server uses an internal CA, set ca_file in [smtp]"
+            ) from None
+        if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+            raise SendError(
+                f"{where(settings)} refused the login for {settings.username}: {error.code} {error.message}"
+            ) from None
         raise SendError(f"cannot connect to {where(settings)}: {error}") from None
     return smtp
+
+
+def certificate_error(error: BaseException | None) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind an error, however deep aiosmtplib wrapped it."""
+    while error is not None:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def by_code(code: int, reply: str, detail: str | None = None) -> Outcome:

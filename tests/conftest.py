@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 
 from mailmerge.campaign import seed_folder
 from mailmerge.recipients import load_recipients
+from mailmerge.sink import LocalServer
+
+from .smtp_server import ScriptedHandler
 
 SEED = seed_folder()
 
@@ -42,3 +46,42 @@ def keep_first_rows(campaign_dir: Path, count: int) -> None:
 @pytest.fixture(scope="session")
 def seed_recipients():
     return load_recipients(SEED / "recipients.csv")
+
+
+def set_table(campaign_dir: Path, table: str, values: dict[str, object]) -> None:
+    """Replace (or add) one [table] of the campaign's campaign.toml."""
+    path = campaign_dir / "campaign.toml"
+    text = path.read_text(encoding="utf-8")
+    lines = [f"[{table}]"] + [f"{key} = {toml_value(value)}" for key, value in values.items()]
+    block = "\n".join(lines) + "\n"
+    pattern = re.compile(rf"^\[{re.escape(table)}\][^\n]*\n(?:(?!\[).*\n?)*", re.MULTILINE)
+    text = pattern.sub(block + "\n", text, count=1) if pattern.search(text) else text + "\n" + block
+    path.write_text(text, encoding="utf-8")
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@pytest.fixture
+def smtp():
+    """A scripted aiosmtpd server on a random port of 127.0.0.1: (handler, server)."""
+    handler = ScriptedHandler()
+    server = LocalServer(handler)
+    server.start()
+    yield handler, server
+    server.stop()
+
+
+@pytest.fixture
+def send_dir(campaign_dir: Path, smtp, tmp_path: Path) -> Path:
+    """The seed campaign, cut to 5 recipients, pointed at the scripted server, retrying fast."""
+    _, server = smtp
+    keep_first_rows(campaign_dir, 5)
+    set_table(campaign_dir, "smtp", {"host": "127.0.0.1", "port": server.port, "security": "none", "timeout": 2})
+    set_table(campaign_dir, "send", {"retries": 2, "retry_delay": 0.05, "pause_after": 5})
+    return campaign_dir

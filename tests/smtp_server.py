@@ -1,0 +1,74 @@
+"""A real aiosmtpd server on 127.0.0.1 whose answers each test chooses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from typing import Any
+
+DROP = "DROP"  # close the connection after the message was received, before answering
+STALL = "STALL"  # wait past the client's timeout before answering
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    envelope_to: list[str]
+    data: bytes
+
+    @property
+    def message_id(self) -> str:
+        return message_from_bytes(self.data, policy=policy.default)["Message-ID"].strip()
+
+
+@dataclass
+class ScriptedHandler:
+    """Accepts everything unless told otherwise, per address.
+
+    `rcpt[address]` and `data[invitee]` are queues of answers used one per attempt ("451 …", "550 …",
+    DROP, STALL); once a queue is empty the answer is 250."""
+
+    rcpt: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    data: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    stall_seconds: float = 3.0
+    received: list[Received] = field(default_factory=list)
+    connections: int = 0
+
+    def answer_rcpt(self, address: str, *answers: str) -> None:
+        self.rcpt[address].extend(answers)
+
+    def answer_data(self, invitee: str, *answers: str) -> None:
+        self.data[invitee].extend(answers)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if self.rcpt.get(address):
+            return self.rcpt[address].popleft()
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        invitee = envelope.rcpt_tos[0]
+        answer = self.data[invitee].popleft() if self.data.get(invitee) else None
+        if answer and answer[0] in "45":
+            return answer
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        if answer == DROP:
+            server.transport.abort()
+        elif answer == STALL:
+            await asyncio.sleep(self.stall_seconds)
+        return f"250 2.0.0 Ok: queued as {len(self.received):05d}"
+
+    def count_by_message_id(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for message in self.received:
+            counts[message.message_id] += 1
+        return counts
