@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -54,6 +55,10 @@ CampaignOption = Annotated[
         help="Campaign folder (holds campaign.toml).",
         show_default="current folder",
     ),
+]
+LedgerOption = Annotated[
+    Path | None,
+    typer.Option("--ledger", dir_okay=False, help="Ledger file.", show_default="ledger.db in the campaign folder"),
 ]
 
 
@@ -244,6 +249,7 @@ def print_send_result(result: workflow.SendResult) -> None:
 @app.command()
 def send(
     campaign: CampaignOption = Path("."),
+    ledger: LedgerOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and compose everything, send nothing.")] = False,
     limit: Annotated[int | None, typer.Option(help="Send at most N messages this run.", min=0)] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="Only this recipient (ID or email); repeat.")] = None,
@@ -259,7 +265,7 @@ def send(
 ) -> None:
     """Send the invitations; anyone already sent is never sent again. Exit 2 if some were not sent."""
     with reporting():
-        plan = workflow.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid)
+        plan = workflow.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid, ledger_file=ledger)
         for problem in plan.skipped:
             err.print(f"[yellow]Skipped:[/] {escape(str(problem))}", markup=True)
         if dry_run:
@@ -275,6 +281,7 @@ def send(
 @app.command()
 def resend(
     campaign: CampaignOption = Path("."),
+    ledger: LedgerOption = None,
     unknown: Annotated[bool, typer.Option("--unknown", help="Resend the messages whose delivery is in doubt.")] = False,
     only: Annotated[list[str] | None, typer.Option("--only", help="Only this recipient (ID or email); repeat.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -285,7 +292,7 @@ def resend(
         err.print("Say what to resend: --unknown (the only kind so far).")
         raise typer.Exit(1)
     with reporting():
-        plan = workflow.plan_send(campaign, only=only or (), resend_unknown=True)
+        plan = workflow.plan_send(campaign, only=only or (), resend_unknown=True, ledger_file=ledger)
         for recipient in plan.to_send:
             out.print(f"  {recipient.id:>4}  {recipient.name} <{recipient.email}>")
         if plan.count:
@@ -300,13 +307,14 @@ def resend(
 @app.command()
 def status(
     campaign: CampaignOption = Path("."),
+    ledger: LedgerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: totals and recipients.")] = False,
 ) -> None:
     """Who got what: totals by state and group, and every recipient's state and last SMTP reply."""
     with reporting():
-        report = workflow.status(campaign)
+        report = workflow.status(campaign, ledger_file=ledger)
     if as_json:
-        out.print_json(data=report.as_json())
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
     print_status(report)
 

@@ -8,10 +8,12 @@ providers that replace Message-IDs, into a plus-addressed Reply-To.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from .errors import MailmergeError
@@ -28,21 +30,37 @@ def key_file() -> Path:
 
 
 def load_key(path: Path | None = None) -> bytes:
-    """The signing key, created (mode 0600) the first time it is needed."""
+    """The signing key, created (mode 0600) the first time it is needed.
+
+    Created whole or not at all (written aside, then linked into place), so a crash or two first runs
+    at once can never leave an empty key behind."""
     path = path or key_file()
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-                handle.write(secrets.token_bytes(32))
-        key = path.read_bytes()
-    except FileExistsError:
+            create_key(path)
         key = path.read_bytes()
     except OSError as error:
         raise MailmergeError(f"cannot read or create the token key {path}: {error.strerror}") from None
     if len(key) < 16:
-        raise MailmergeError(f"the token key {path} is too short; delete it to make a new one")
+        raise MailmergeError(
+            f"the token key {path} is too short; restore it from a backup (replies to messages "
+            "already sent are matched with it)"
+        )
     return key
+
+
+def create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=".token-")  # mode 0600
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(secrets.token_bytes(32))
+            stream.flush()
+            os.fsync(stream.fileno())
+        with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
+            os.link(partial, path)
+    finally:
+        os.unlink(partial)
 
 
 def sign(key: bytes, *parts: str) -> str:

@@ -9,9 +9,11 @@ import dataclasses
 import hashlib
 import itertools
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -76,8 +78,14 @@ class Composer:
         return tokens.message_id(self.key, self.campaign.slug, recipient.id, kind, self.campaign.sender.domain)
 
     def build(
-        self, recipient: Recipient, *, kind: str = "invitation", now: datetime | None = None
+        self,
+        recipient: Recipient,
+        *,
+        kind: str = "invitation",
+        message_id: str | None = None,
+        now: datetime | None = None,
     ) -> tuple[Letter, EmailMessage]:
+        """The letter and the exact email; `message_id` is the ledger's when sending, so the two always agree."""
         letter = self.renderer.render(recipient)
         sender = self.campaign.sender
         reply_to = (
@@ -88,7 +96,7 @@ class Composer:
         message = compose(
             letter,
             self.campaign,
-            message_id=self.message_id(recipient, kind),
+            message_id=message_id or self.message_id(recipient, kind),
             reply_to=reply_to,
             now=now or datetime.now().astimezone(),
         )
@@ -261,19 +269,38 @@ def current_states(path: Path, campaign: str, kind: str) -> dict[str, str]:
         ledger.close()
 
 
+@dataclass(frozen=True)
+class Work:
+    """One message to render and send, as the ledger has it."""
+
+    message: int
+    message_id: str
+    recipient: Recipient
+
+
 def _start_worker(campaign: Campaign, key: bytes) -> None:
     global _worker_composer
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     _worker_composer = Composer(campaign, key)
 
 
-def _prepare(recipient: Recipient, message: int, kind: str) -> Outgoing:
+def _exit_with_parent() -> None:
+    """A SIGKILLed `send` cannot shut its pool down: each worker leaves as soon as its parent is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
+def _prepare(work: Work, kind: str) -> Outgoing:
     """Runs in a worker process: the exact bytes to send, and what the ledger keeps about them."""
     assert _worker_composer is not None
-    letter, email = _worker_composer.build(recipient, kind=kind)
+    recipient = work.recipient
+    letter, email = _worker_composer.build(recipient, kind=kind, message_id=work.message_id)
     pdf = letter.pdf
     return Outgoing(
         prepared=Prepared(
-            message=message,
+            message=work.message,
             envelope_to=[recipient.email, *recipient.cc],
             subject=letter.subject,
             pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf is not None else None,
@@ -287,7 +314,7 @@ def _prepare(recipient: Recipient, message: int, kind: str) -> Outgoing:
 
 
 async def rendered(
-    campaign: Campaign, key: bytes, work: list[tuple[int, Recipient]], kind: str, processes: int
+    campaign: Campaign, key: bytes, work: list[Work], kind: str, processes: int
 ) -> AsyncIterator[Outgoing]:
     """Render in a process pool, in order, with a bounded number in flight: memory stays flat however
     long the list is."""
@@ -301,12 +328,12 @@ async def rendered(
     try:
         items = iter(work)
         in_flight: deque[asyncio.Future[Outgoing]] = deque()
-        for message, recipient in itertools.islice(items, 2 * processes):
-            in_flight.append(loop.run_in_executor(pool, _prepare, recipient, message, kind))
+        for item in itertools.islice(items, 2 * processes):
+            in_flight.append(loop.run_in_executor(pool, _prepare, item, kind))
         while in_flight:
             out = await in_flight.popleft()
-            for message, recipient in itertools.islice(items, 1):
-                in_flight.append(loop.run_in_executor(pool, _prepare, recipient, message, kind))
+            for item in itertools.islice(items, 1):
+                in_flight.append(loop.run_in_executor(pool, _prepare, item, kind))
             yield out
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -336,13 +363,16 @@ async def execute(
             if plan.resend_unknown:
                 ledger.requeue_unknown(campaign.slug, {r.id for r in plan.to_send})
             key = tokens.load_key()
-            composer_ids = {
+            message_ids = {
                 r.id: tokens.message_id(key, campaign.slug, r.id, plan.kind, campaign.sender.domain)
                 for r in plan.to_send
             }
-            queued = ledger.register(campaign, plan.to_send, plan.kind, composer_ids)
+            queued = ledger.register(campaign, plan.to_send, plan.kind, message_ids)
             wanted = {r.id: r for r in plan.to_send}
-            work = [(row.id, wanted[row.recipient_id]) for row in ledger.due(campaign.slug, plan.kind, set(wanted))]
+            work = [
+                Work(row.id, row.message_id, wanted[row.recipient_id])
+                for row in ledger.due(campaign.slug, plan.kind, set(wanted))
+            ]
             delivery = Delivery(ledger, campaign.smtp, password, send_policy, on_outcome)
             processes = processes or min(4, os.cpu_count() or 1)
             summary = await delivery.run(rendered(campaign, key, work, plan.kind, processes), len(work))

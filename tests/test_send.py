@@ -257,3 +257,17 @@ def test_demo_sends_the_seed_campaign_to_a_local_sink(tmp_path):
     assert "Totals: 65 sent" in result.output
     assert len(list((out / "received").glob("*.eml"))) == 65
     assert len(list((out / "pdf").glob("Giay-moi_58-GM-MTTQ-BTT_*.pdf"))) == 65
+
+
+def test_a_message_keeps_the_message_id_the_ledger_gave_it(send_dir, smtp, tmp_path, monkeypatch):
+    """Replies are matched by Message-ID: what goes out must be what the ledger holds, even if the
+    signing key changed between the run that queued the message and the one that sends it."""
+    handler, _ = smtp
+    handler.answer_rcpt(INVITEES[1], *["451 4.7.1 try again later"] * 3)
+    send(send_dir)
+    queued_id = message_row(send_dir, INVITEES[1])["message_id"]
+    monkeypatch.setenv("MAILMERGE_KEY_FILE", str(tmp_path / "another.key"))
+    assert send(send_dir).exit_code == 0
+    assert handler.received[-1].envelope_to[0] == INVITEES[1]
+    assert handler.received[-1].message_id == queued_id
+    assert {m.message_id for m in handler.received} == {message_row(send_dir, a)["message_id"] for a in INVITEES}
