@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -333,7 +334,7 @@ def print_status(report: workflow.StatusReport) -> None:
             row["organisation"],
             styled(row["state"]),
             reply,
-            (row["updated_at"] or "")[:19].replace("T", " "),
+            local_time(row["updated_at"]),
         )
     out.print(table)
     groups = Table("group", *sorted(report.by_state), title="By group", title_justify="left")
@@ -341,6 +342,11 @@ def print_status(report: workflow.StatusReport) -> None:
         groups.add_row(group, *(str(states.get(state, 0)) for state in sorted(report.by_state)))
     out.print(groups)
     out.print("Totals: " + describe(report.by_state))
+
+
+def local_time(iso: str | None) -> str:
+    """The ledger keeps UTC; people read their own clock."""
+    return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M:%S") if iso else ""
 
 
 def styled(state: str) -> Text:

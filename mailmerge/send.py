@@ -227,7 +227,14 @@ class Delivery:
 
     async def run(self, messages: AsyncIterator[Outgoing], total: int) -> Summary:
         """Send everything `messages` yields; `total` is how many it will yield."""
-        self.connections = [await connect(self.settings, self.password) for _ in range(self.policy.connections)]
+        self.connections = []
+        try:
+            for _ in range(self.policy.connections):
+                self.connections.append(await connect(self.settings, self.password))
+        except SendError:
+            for smtp in self.connections:
+                await quit_quietly(smtp)
+            raise
         queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=2 * self.policy.connections)
         self.remaining = total
         self.done = asyncio.Event()

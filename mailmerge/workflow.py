@@ -31,7 +31,7 @@ from .compose import compose
 from .errors import InputError, LedgerError, MailmergeError, Problem
 from .ledger import DUE, UNKNOWN, Ledger, MessageRow, Prepared
 from .models import Campaign, Letter, Recipient, ServerSettings
-from .recipients import load_recipients, read_recipients
+from .recipients import read_recipients
 from .render import Renderer, embedded_fonts
 from .send import Delivery, Outcome, Outgoing, Policy, Summary
 from .sink import FileSink, LocalServer
@@ -49,8 +49,15 @@ class Loaded:
 def load(folder: Path) -> Loaded:
     """Campaign and recipients, both fully validated."""
     campaign = load_campaign(folder)
-    encoding = campaign.data["campaign"].get("encoding")
-    return Loaded(campaign, load_recipients(campaign.recipients_file, encoding=encoding))
+    recipients, problems = campaign_recipients(campaign)
+    if problems:
+        raise InputError(problems)
+    return Loaded(campaign, recipients)
+
+
+def campaign_recipients(campaign: Campaign) -> tuple[list[Recipient], list[Problem]]:
+    """The valid recipients of the campaign's file and the problems of the other rows."""
+    return read_recipients(campaign.recipients_file, encoding=campaign.data["campaign"].get("encoding"))
 
 
 def select(recipients: list[Recipient], wanted: Iterable[str]) -> list[Recipient]:
@@ -239,8 +246,7 @@ def plan_send(
     who still needs the invitation (or, with `resend_unknown`, whose invitation is in doubt).
     Raises before anything can be sent if any of it fails."""
     campaign = load_campaign(folder)
-    encoding = campaign.data["campaign"].get("encoding")
-    recipients, problems = read_recipients(campaign.recipients_file, encoding=encoding)
+    recipients, problems = campaign_recipients(campaign)
     if problems and not skip_invalid:
         raise InputError(problems)
     recipients = select(recipients, only)
@@ -433,7 +439,7 @@ def status(folder: Path, *, ledger_file: Path | None = None, kind: str = INVITAT
         finally:
             ledger.close()
     with contextlib.suppress(MailmergeError):
-        for recipient in read_recipients(campaign.recipients_file)[0]:
+        for recipient in campaign_recipients(campaign)[0]:
             rows.setdefault(
                 recipient.id,
                 status_row(

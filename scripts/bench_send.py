@@ -1,6 +1,6 @@
 """Benchmark: how many text-only invitations per second `send` delivers with 1 and with 4 SMTP connections.
 
-    .venv/bin/python scripts/bench_send.py [--recipients N] [--processes P]
+    .venv/bin/python scripts/bench_send.py [--recipients N] [--processes P] [--latency SECONDS]
 
 Each run gets a fresh temporary campaign folder (the seed campaign with N generated recipients and
 `attach_pdf = false`), a fresh ledger and a fresh token key, and goes through the library exactly as
@@ -51,21 +51,25 @@ GIVEN = ["An", "Bình", "Châu", "Dũng", "Hà", "Hải", "Hạnh", "Khánh", "L
 
 
 class CountingHandler:
-    """aiosmtpd handler: count each message, keep nothing, answer 250."""
+    """aiosmtpd handler: count each message, keep nothing, answer 250 after `latency` seconds (a remote
+    server's round trips and queueing; 0 for a sink on this machine)."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float) -> None:
         self.count = 0
+        self.latency = latency
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         with self.lock:
             self.count += 1
         return "250 2.0.0 Ok"
 
 
-def serve_sink() -> None:
+def serve_sink(latency: float) -> None:
     """`--sink` mode: print the port, then answer each line read on stdin with the count; stop at EOF."""
-    handler = CountingHandler()
+    handler = CountingHandler(latency)
     server = LocalServer(handler)
     server.start()
     try:
@@ -79,9 +83,12 @@ def serve_sink() -> None:
 class Sink:
     """The parent's side of the sink subprocess."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--sink"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, "--sink", "--latency", str(latency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None and self.process.stdin is not None
         self.port = int(self.process.stdout.readline())
@@ -203,18 +210,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1000, help="how many invitations per run")
     parser.add_argument("--processes", type=int, default=None, help="render processes (default: min(4, CPUs))")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the sink takes to accept a message")
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
-        serve_sink()
+        serve_sink(args.latency)
         return
     processes = args.processes or min(4, os.cpu_count() or 1)
     print(
         f"{args.recipients} text-only recipients, {processes} render process(es), {os.cpu_count()} CPU(s), "
-        f"Python {sys.version.split()[0]}; the sink runs in a subprocess",
+        f"Python {sys.version.split()[0]}; the sink runs in a subprocess, answers after {args.latency * 1000:.0f} ms",
         flush=True,
     )
-    sink = Sink()
+    sink = Sink(args.latency)
     try:
         one = bench(1, args.recipients, sink, processes)
         report(one)
