@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from mailmerge import workflow
 from mailmerge.cli import app
 
 from .conftest import SEED, keep_first_rows
@@ -149,3 +151,18 @@ def test_runs_from_a_checkout(entry):
     )
     assert result.returncode == 0, result.stderr
     assert "preview" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2020, 8, 21), None),  # Friday: Mon, Tue, Wed, Thu are working days before the Friday event
+        (date(2020, 8, 25), "less than 3 working days before the event (28/08/2020)"),  # only Wed and Thu left
+        (date(2020, 9, 1), "the event (28/08/2020) is in the past"),
+    ],
+)
+def test_check_warns_when_invitations_would_arrive_too_late(campaign_dir, today, expected):
+    keep_first_rows(campaign_dir, 1)
+    warnings = workflow.check(campaign_dir, today=today).warnings
+    assert len(warnings) == (1 if expected else 0)
+    assert all(warning.startswith(expected) for warning in warnings)

@@ -25,6 +25,14 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    """The test CA as a PEM file, for `ca_file` in [smtp]."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
 def server_context(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(context)
@@ -77,11 +85,9 @@ def send(folder: Path, **kwargs):
 
 
 def test_tls_with_a_trusted_certificate_and_a_password_from_the_environment(
-    secure_server, campaign_dir, ca, tmp_path, monkeypatch
+    secure_server, campaign_dir, ca_file, monkeypatch
 ):
     handler, server, security = secure_server
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
     folder = point_at(campaign_dir, server.port, security, ca_file=str(ca_file))
     monkeypatch.setenv("MAILMERGE_SMTP_PASSWORD", PASSWORD)
     result = send(folder)
@@ -92,10 +98,8 @@ def test_tls_with_a_trusted_certificate_and_a_password_from_the_environment(
         assert PASSWORD.encode() not in stored.read_bytes(), f"{stored.name} holds the password"
 
 
-def test_the_password_can_be_typed_at_the_prompt(secure_server, campaign_dir, ca, tmp_path, monkeypatch):
+def test_the_password_can_be_typed_at_the_prompt(secure_server, campaign_dir, ca_file, monkeypatch):
     handler, server, security = secure_server
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
     monkeypatch.delenv("MAILMERGE_SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     result = send(point_at(campaign_dir, server.port, security, ca_file=str(ca_file)), input=PASSWORD + "\n")
@@ -118,10 +122,8 @@ def test_an_untrusted_certificate_is_a_clear_error_and_nothing_is_claimed(secure
     assert '"sending"' not in status.output and '"sent"' not in status.output
 
 
-def test_a_wrong_password_is_a_clear_error(secure_server, campaign_dir, ca, tmp_path, monkeypatch):
+def test_a_wrong_password_is_a_clear_error(secure_server, campaign_dir, ca_file, monkeypatch):
     handler, server, security = secure_server
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
     monkeypatch.setenv("MAILMERGE_SMTP_PASSWORD", "wrong")
     result = send(point_at(campaign_dir, server.port, security, ca_file=str(ca_file)))
     assert result.exit_code == 1
