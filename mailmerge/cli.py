@@ -7,7 +7,7 @@ import asyncio
 import json
 import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -191,19 +191,25 @@ def run_send(plan: workflow.SendPlan, *, yes: bool, connections: int, rate: floa
         password = typer.prompt(f"SMTP password for {smtp.username} at {smtp.host}", hide_input=True)
     policy = Policy(connections=connections, rate_per_minute=rate, **retry_settings(campaign))
     with send_progress() as bar:
-        task = bar.add_task("Sending", total=plan.count, sent=0, failed=0)
-        counts = Counter()
-
-        def on_outcome(outgoing: Outgoing, outcome: Outcome) -> None:
-            counts[outcome.state] += 1
-            if outcome.state != DEFERRED:
-                bar.update(task, advance=1, sent=counts[SENT], failed=plan.count and counts[FAILED] + counts[UNKNOWN])
-
+        on_outcome = progress_updater(bar, total=plan.count)
         result = asyncio.run(workflow.execute(plan, password, policy, on_outcome=on_outcome))
     print_send_result(result)
     summary = result.summary
     if summary.paused or summary.failed or summary.unknown or summary.deferred or summary.not_attempted:
         raise typer.Exit(2)
+
+
+def progress_updater(bar: Progress, total: int | None) -> Callable[[Outgoing, Outcome], None]:
+    """An `on_outcome` callback that moves the bar once per message settled (a deferral may be retried)."""
+    task = bar.add_task("Sending", total=total, sent=0, failed=0)
+    counts: Counter[str] = Counter()
+
+    def on_outcome(outgoing: Outgoing, outcome: Outcome) -> None:
+        counts[outcome.state] += 1
+        if outcome.state != DEFERRED:
+            bar.update(task, advance=1, sent=counts[SENT], failed=counts[FAILED] + counts[UNKNOWN])
+
+    return on_outcome
 
 
 def retry_settings(campaign: Campaign) -> dict[str, float]:
@@ -361,12 +367,10 @@ def demo(
 ) -> None:
     """Send the seed campaign's 65 invitations to a local SMTP sink on 127.0.0.1 (nothing leaves this machine)."""
     with reporting(), send_progress() as bar:
-        task = bar.add_task("Sending", total=None, sent=0, failed=0)
-
-        def on_outcome(outgoing: Outgoing, outcome: Outcome) -> None:
-            bar.update(task, advance=1, sent=bar.tasks[0].fields["sent"] + (outcome.state == SENT))
-
-        result = workflow.demo(out_dir, on_outcome=on_outcome, on_plan=lambda plan: bar.update(task, total=plan.count))
+        on_outcome = progress_updater(bar, total=None)
+        result = workflow.demo(
+            out_dir, on_outcome=on_outcome, on_plan=lambda plan: bar.update(bar.task_ids[0], total=plan.count)
+        )
     print_status(result.report)
     print_send_result(result.result)
     out.print(
