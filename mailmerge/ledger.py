@@ -334,9 +334,6 @@ class Ledger:
         rows = self._rows("campaign = ? AND kind = ? AND state IN (?, ?)", [campaign, kind, *DUE])
         return [r for r in rows if recipient_ids is None or r.recipient_id in recipient_ids]
 
-    def in_state(self, campaign: str, state: str) -> list[MessageRow]:
-        return self._rows("campaign = ? AND state = ?", [campaign, state])
-
     def status(self, campaign: str, kind: str = "invitation") -> list[dict[str, Any]]:
         """One row per recipient: who they are and where their message of `kind` stands."""
         return list(
@@ -354,6 +351,3 @@ class Ledger:
                 [kind, campaign],
             )
         )
-
-    def events(self, message: int) -> list[dict[str, Any]]:
-        return list(self.db["events"].rows_where("message = ?", [message], order_by="id"))

@@ -29,7 +29,6 @@ class Outgoing:
     prepared: Prepared
     envelope_from: str
     data: bytes
-    label: str
 
     @property
     def envelope_to(self) -> list[str]:
@@ -43,7 +42,6 @@ class Outcome:
     reply: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     detail: str | None = None
-    connection_lost: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,9 +185,8 @@ async def transmit(smtp: aiosmtplib.SMTP, out: Outgoing) -> Outcome:
             return Outcome(
                 UNKNOWN,
                 detail=f"connection lost during DATA, the server may have accepted it: {error}",
-                connection_lost=True,
             )
-        return Outcome(DEFERRED, detail=f"connection lost at {stage}, nothing was sent: {error}", connection_lost=True)
+        return Outcome(DEFERRED, detail=f"connection lost at {stage}, nothing was sent: {error}")
     return Outcome(SENT, response.code, response.message, refused)
 
 

@@ -315,7 +315,6 @@ def _prepare(work: Work, kind: str) -> Outgoing:
         ),
         envelope_from=_worker_composer.campaign.sender.email,
         data=email.as_bytes(policy=policy.SMTP),
-        label=f"{recipient.id} {recipient.name}",
     )
 
 
@@ -349,7 +348,6 @@ async def rendered(
 class SendResult:
     summary: Summary
     recovered: list[MessageRow]
-    queued: int
 
 
 async def execute(
@@ -373,7 +371,7 @@ async def execute(
                 r.id: tokens.message_id(key, campaign.slug, r.id, plan.kind, campaign.sender.domain)
                 for r in plan.to_send
             }
-            queued = ledger.register(campaign, plan.to_send, plan.kind, message_ids)
+            ledger.register(campaign, plan.to_send, plan.kind, message_ids)
             wanted = {r.id: r for r in plan.to_send}
             work = [
                 Work(row.id, row.message_id, wanted[row.recipient_id])
@@ -382,7 +380,7 @@ async def execute(
             delivery = Delivery(ledger, campaign.smtp, password, send_policy, on_outcome)
             processes = processes or min(4, os.cpu_count() or 1)
             summary = await delivery.run(rendered(campaign, key, work, plan.kind, processes), len(work))
-            return SendResult(summary, recovered, queued)
+            return SendResult(summary, recovered)
     finally:
         ledger.close()
 

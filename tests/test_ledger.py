@@ -54,8 +54,9 @@ def test_a_message_is_claimed_once_and_only_from_a_due_state(ledger):
     ledger.record_sent(first.id, 250, "2.0.0 Ok")
     with pytest.raises(LedgerError):
         ledger.record_outcome(first.id, "failed", code=550, reply="too late")
-    assert [e["state"] for e in ledger.events(first.id)] == ["queued", "sending", "sent"]
-    assert ledger.events(first.id)[-1]["at"] == "2020-08-21T02:00:00.000+00:00"
+    events = list(ledger.db["events"].rows_where("message = ?", [first.id], order_by="id"))
+    assert [e["state"] for e in events] == ["queued", "sending", "sent"]
+    assert events[-1]["at"] == "2020-08-21T02:00:00.000+00:00"
 
 
 def test_events_are_append_only(ledger, tmp_path):
@@ -70,7 +71,7 @@ def test_interrupted_sends_become_unknown_and_stay_out_of_the_queue(ledger):
     first = ledger.due(slug, "invitation")[0]
     ledger.claim(prepared(first.id))
     assert [row.id for row in ledger.recover_interrupted()] == [first.id]
-    assert [row.recipient_id for row in ledger.in_state(slug, "unknown")] == [first.recipient_id]
+    assert [r["recipient_id"] for r in ledger.status(slug) if r["state"] == "unknown"] == [first.recipient_id]
     assert first.id not in [row.id for row in ledger.due(slug, "invitation")]
     assert ledger.requeue_unknown(slug) == 1
     assert ledger.due(slug, "invitation")[0].id == first.id
