@@ -211,20 +211,11 @@ class Ledger:
         Returns how many were newly queued."""
         now = self.now()
         with self.db.atomic():
-            existing = (
-                self.db["campaigns"].get(campaign.slug)
-                if self.db["campaigns"].count_where("slug = ?", [campaign.slug])
-                else None
-            )
-            self.db["campaigns"].upsert(
-                {
-                    "slug": campaign.slug,
-                    "folder": str(campaign.folder),
-                    "sender": f"{campaign.sender.name} <{campaign.sender.email}>",
-                    "created_at": existing["created_at"] if existing else now,
-                    "updated_at": now,
-                },
-                pk="slug",
+            self.db.execute(
+                "INSERT INTO campaigns (slug, folder, sender, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (slug) DO UPDATE SET folder = excluded.folder, sender = excluded.sender, "
+                "updated_at = excluded.updated_at",
+                [campaign.slug, str(campaign.folder), f"{campaign.sender.name} <{campaign.sender.email}>", now, now],
             )
             self.db["recipients"].upsert_all(
                 [
