@@ -80,7 +80,10 @@ def reporting() -> Iterator[None]:
         err.print(str(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        err.print("Interrupted.")
+        err.print(
+            "Interrupted. Any message that was being handed to the server at that moment is in doubt and shows "
+            "as unknown in `mailmerge status`; everything else is as the ledger says."
+        )
         raise typer.Exit(130) from None
 
 

@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -286,6 +287,7 @@ class Work:
 
 def _start_worker(campaign: Campaign, key: bytes) -> None:
     global _worker_composer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     _worker_composer = Composer(campaign, key)
 
