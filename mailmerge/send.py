@@ -241,17 +241,19 @@ class Delivery:
         retries: set[asyncio.Task] = set()
         workers = [asyncio.create_task(self.worker(n, queue, retries)) for n in range(self.policy.connections)]
         feeder = asyncio.create_task(self.guard(self.feed(messages, total, queue)))
+        interrupted = False
         try:
             await self.done.wait()
+        except asyncio.CancelledError:  # Ctrl-C: connections may be mid-command, so no polite QUIT
+            interrupted = True
+            raise
         finally:
-            feeder.cancel()
-            for task in retries:
-                task.cancel()
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(feeder, *workers, *retries, return_exceptions=True)
+            await stop([feeder, *workers, *retries])
             for smtp in self.connections:
-                await quit_quietly(smtp)
+                if interrupted:
+                    smtp.close()
+                else:
+                    await quit_quietly(smtp)
         if self.crash:
             raise self.crash
         return self.summary
@@ -349,6 +351,15 @@ class Delivery:
     def count(self, outcome: Outcome) -> None:
         attribute = {SENT: "sent", DEFERRED: "deferred", FAILED: "failed", UNKNOWN: "unknown"}[outcome.state]
         setattr(self.summary, attribute, getattr(self.summary, attribute) + 1)
+
+
+async def stop(tasks: list[asyncio.Task]) -> None:
+    """Cancel until every task is done: on Python 3.11 `asyncio.wait_for` (used by aiosmtplib) can swallow a
+    cancellation that races with a reply, and the task would then wait forever on an empty queue."""
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1)
 
 
 async def quit_quietly(smtp: aiosmtplib.SMTP) -> None:

@@ -359,3 +359,25 @@ def group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_ctrl_c_stops_a_send_cleanly(campaign_dir, smtp, tmp_path):
+    """Ctrl-C reaches the whole foreground process group: one short message, no tracebacks from the
+    render workers, and whatever was in flight is reported as in doubt, never as sent."""
+    handler, server = smtp
+    prepare_campaign(campaign_dir, server.port)
+    env = {**os.environ, tokens.KEY_FILE_ENV: str(tmp_path / "token.key")}
+    process = start_send(campaign_dir, env, connections=2)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while len(handler.received) < 5:
+            assert time.monotonic() < deadline and process.poll() is None, explain(process)
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        reap_group(process)
+    assert process.returncode == 130
+    assert "Interrupted." in stderr.decode() and "Traceback" not in stderr.decode()
+    states = ledger_states(campaign_dir)
+    assert states["sent"] >= 5 and states["queued"] > 0 and states["sending"] + states["unknown"] <= 2
