@@ -5,6 +5,7 @@ Everything about the event, the issuing body and the letter lives in `campaign.t
 
 from __future__ import annotations
 
+import difflib
 import re
 import shutil
 import tomllib
@@ -12,12 +13,32 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CampaignError, InputError, Problem
-from .models import Campaign, Sender, ServerSettings
+from .models import Campaign, Sender, SendSettings, ServerSettings
 
 CAMPAIGN_FILE = "campaign.toml"
 SECURITY_CHOICES = ("starttls", "tls", "none")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 REQUIRED_TABLES = ("campaign", "sender", "smtp", "page", "letter", "document", "event", "signature")
+SERVER_KEYS = {
+    "host",
+    "port",
+    "security",
+    "username",
+    "timeout",
+    "verify_certificate",
+    "allow_plaintext_auth",
+    "ca_file",
+}
+# Tables of settings: a key not listed here is a typo. The letter's tables (letter, document, event,
+# signature, distribution) are free-form: every key there is available to the templates.
+KNOWN_KEYS = {
+    "campaign": {"slug", "recipients", "templates", "attachment_prefix", "attach_pdf", "encoding"},
+    "sender": {"name", "email", "reply_to_tokens"},
+    "smtp": SERVER_KEYS,
+    "imap": SERVER_KEYS | {"mailbox"},
+    "send": {"retries", "retry_delay", "pause_after"},
+    "page": {"size", "margin_top", "margin_bottom", "margin_left", "margin_right"},
+}
 
 
 def seed_folder() -> Path:
@@ -42,6 +63,7 @@ def load_campaign(folder: Path) -> Campaign:
     if problems:
         raise InputError(problems)
     checker = _Checker(str(path), data)
+    checker.unknown_keys()
     slug = checker.text("campaign", "slug")
     if slug and not SLUG.match(slug):
         checker.fail("campaign", "slug", "use 1-40 lowercase letters, digits and hyphens")
@@ -50,6 +72,7 @@ def load_campaign(folder: Path) -> Campaign:
         checker.fail("sender", "email", "must be an email address")
     smtp = checker.server("smtp")
     imap = checker.server("imap") if "imap" in data else None
+    send = checker.send_settings()
     for key in ("number", "symbol", "place", "date"):
         checker.value("document", key)
     for key in ("title", "starts_at", "place"):
@@ -73,6 +96,7 @@ def load_campaign(folder: Path) -> Campaign:
         smtp=smtp,
         imap=imap,
         data=data,
+        send=send,
     )
 
 
@@ -99,6 +123,33 @@ class _Checker:
             self.fail(table, key, "must be a quoted string")
             return ""
         return value or ""
+
+    def unknown_keys(self) -> None:
+        for table, known in KNOWN_KEYS.items():
+            section = self.data.get(table, {})
+            if not isinstance(section, dict):
+                self.problems.append(Problem(self.file, f"[{table}] must be a table", column=table))
+                continue
+            for key in sorted(set(section) - known):
+                guess = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean “{guess[0]}”?" if guess else f"; known: {', '.join(sorted(known))}"
+                self.fail(table, key, f"unknown setting{hint}")
+
+    def number(self, table: str, key: str, default: float, *, minimum: float, whole: bool) -> float:
+        value = self.data.get(table, {}).get(key, default)
+        kinds = (int,) if whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+            self.fail(table, key, f"must be a {'whole ' if whole else ''}number of at least {minimum:g}")
+            return default
+        return value
+
+    def send_settings(self) -> SendSettings:
+        defaults = SendSettings()
+        return SendSettings(
+            retries=int(self.number("send", "retries", defaults.retries, minimum=0, whole=True)),
+            retry_delay=float(self.number("send", "retry_delay", defaults.retry_delay, minimum=0, whole=False)),
+            pause_after=int(self.number("send", "pause_after", defaults.pause_after, minimum=1, whole=True)),
+        )
 
     def server(self, table: str) -> ServerSettings | None:
         section = self.data.get(table, {})

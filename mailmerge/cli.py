@@ -33,7 +33,6 @@ from . import workflow
 from .campaign import init_campaign
 from .errors import InputError, MailmergeError
 from .ledger import DEFERRED, FAILED, SENT, UNKNOWN
-from .models import Campaign
 from .send import Outcome, Outgoing, Policy, stored_password
 
 app = typer.Typer(
@@ -192,7 +191,7 @@ def run_send(plan: workflow.SendPlan, *, yes: bool, connections: int, rate: floa
     password = stored_password(smtp)
     if smtp.username and password is None:
         password = typer.prompt(f"SMTP password for {smtp.username} at {smtp.host}", hide_input=True)
-    policy = Policy(connections=connections, rate_per_minute=rate, **retry_settings(campaign))
+    policy = Policy(connections=connections, rate_per_minute=rate, settings=campaign.send)
     with send_progress() as bar:
         on_outcome = progress_updater(bar, total=plan.count)
         result = asyncio.run(workflow.execute(plan, password, policy, on_outcome=on_outcome))
@@ -213,12 +212,6 @@ def progress_updater(bar: Progress, total: int | None) -> Callable[[Outgoing, Ou
             bar.update(task, advance=1, sent=counts[SENT], failed=counts[FAILED] + counts[UNKNOWN])
 
     return on_outcome
-
-
-def retry_settings(campaign: Campaign) -> dict[str, float]:
-    """`[send]` in campaign.toml: retries, retry_delay (s), pause_after (failures in a row)."""
-    section = campaign.data.get("send", {})
-    return {key: section[key] for key in ("retries", "retry_delay", "pause_after") if key in section}
 
 
 def describe(counts: Counter[str]) -> str:

@@ -61,6 +61,15 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class SendSettings:
+    """`[send]`: how hard to try. The n-th retry of a 4xx waits retry_delay * 2**(n-1) seconds."""
+
+    retries: int = 3
+    retry_delay: float = 5.0
+    pause_after: int = 5
+
+
+@dataclass(frozen=True)
 class Sender:
     name: str
     email: str
@@ -83,6 +92,7 @@ class Campaign:
     smtp: ServerSettings
     data: dict[str, Any]
     imap: ServerSettings | None = None
+    send: SendSettings = field(default_factory=SendSettings)
 
     @property
     def ledger_file(self) -> Path:

@@ -19,7 +19,7 @@ from aiosmtplib import SMTPRecipientRefused, SMTPResponseException
 
 from .errors import SendError
 from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Ledger, Prepared
-from .models import ServerSettings
+from .models import SendSettings, ServerSettings
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,11 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Policy:
-    """How hard to try. Delays are seconds; the n-th retry waits retry_delay * 2**(n-1)."""
+    """One run's choices from the command line, and the campaign's [send] settings."""
 
     connections: int = 1
     rate_per_minute: float | None = None
-    retries: int = 3
-    retry_delay: float = 5.0
-    pause_after: int = 5
+    settings: SendSettings = field(default_factory=SendSettings)
 
 
 @dataclass
@@ -314,8 +312,9 @@ class Delivery:
             )
             self.record(out, outcome)
             tries = self.tries[out.prepared.message]
-            if outcome.state == DEFERRED and tries <= self.policy.retries and not self.summary.paused:
-                task = asyncio.create_task(self.retry_later(out, self.policy.retry_delay * 2 ** (tries - 1), queue))
+            settings = self.policy.settings
+            if outcome.state == DEFERRED and tries <= settings.retries and not self.summary.paused:
+                task = asyncio.create_task(self.retry_later(out, settings.retry_delay * 2 ** (tries - 1), queue))
                 retries.add(task)
                 task.add_done_callback(retries.discard)
             else:
@@ -343,7 +342,7 @@ class Delivery:
                 message, outcome.state, code=outcome.code, reply=outcome.reply, detail=outcome.detail
             )
             self.consecutive_failures += 1
-            if self.consecutive_failures >= self.policy.pause_after and not self.summary.paused:
+            if self.consecutive_failures >= self.policy.settings.pause_after and not self.summary.paused:
                 last = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.detail
                 self.summary.paused = f"paused after {self.consecutive_failures} failures in a row (last: {last})"
         self.on_outcome(out, outcome)

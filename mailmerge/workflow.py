@@ -508,7 +508,8 @@ def demo(
         plan.campaign = dataclasses.replace(plan.campaign, smtp=local)
         if on_plan:
             on_plan(plan)
-        result = asyncio.run(execute(plan, None, Policy(connections=connections), on_outcome=on_outcome))
+        policy = Policy(connections=connections, settings=plan.campaign.send)
+        result = asyncio.run(execute(plan, None, policy, on_outcome=on_outcome))
     finally:
         server.stop()
     received = sorted(received_dir.glob("*.eml"))

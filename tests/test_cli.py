@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from mailmerge import workflow
 from mailmerge.cli import app
 
-from .conftest import SEED, keep_first_rows
+from .conftest import SEED, keep_first_rows, set_table
 
 runner = CliRunner()
 
@@ -166,3 +166,14 @@ def test_check_warns_when_invitations_would_arrive_too_late(campaign_dir, today,
     warnings = workflow.check(campaign_dir, today=today).warnings
     assert len(warnings) == (1 if expected else 0)
     assert all(warning.startswith(expected) for warning in warnings)
+
+
+def test_a_misspelt_setting_is_named_with_a_suggestion(campaign_dir):
+    set_table(campaign_dir, "smtp", {"host": "127.0.0.1", "port": 587, "securty": "tls"})
+    set_table(campaign_dir, "send", {"retries": -1, "retry_delay": "soon", "pause_after": 0})
+    result = run("check", "--campaign", campaign_dir)
+    assert result.exit_code == 1
+    assert "[smtp.securty]: unknown setting; did you mean “security”?" in result.output
+    assert "[send.retries]: must be a whole number of at least 0" in result.output
+    assert "[send.retry_delay]: must be a number of at least 0" in result.output
+    assert "[send.pause_after]: must be a whole number of at least 1" in result.output
