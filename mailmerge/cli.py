@@ -312,10 +312,14 @@ def status(
     campaign: CampaignOption = Path("."),
     ledger: LedgerOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: totals and recipients.")] = False,
+    state: Annotated[
+        list[str] | None,
+        typer.Option("--state", help="List only recipients in this state (repeat); totals still count everyone."),
+    ] = None,
 ) -> None:
     """Who got what: totals by state and group, and every recipient's state and last SMTP reply."""
     with reporting():
-        report = workflow.status(campaign, ledger_file=ledger)
+        report = workflow.status(campaign, ledger_file=ledger, states=state or ())
     if as_json:
         typer.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
@@ -326,7 +330,7 @@ def print_status(report: workflow.StatusReport) -> None:
     table = Table(
         "#", "name", "organisation", "state", "last SMTP reply", "time", title=report.campaign, title_justify="left"
     )
-    for row in report.rows:
+    for row in report.listed_rows:
         reply = f"{row['smtp_code']} {row['smtp_reply']}" if row["smtp_code"] else (row["smtp_reply"] or "")
         if row["refused"]:
             reply += f" (refused: {row['refused']})"

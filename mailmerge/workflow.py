@@ -30,7 +30,7 @@ from . import tokens
 from .campaign import load_campaign, seed_folder
 from .compose import compose
 from .errors import InputError, LedgerError, MailmergeError, Problem
-from .ledger import DUE, UNKNOWN, Ledger, MessageRow, Prepared
+from .ledger import DUE, STATES, UNKNOWN, Ledger, MessageRow, Prepared
 from .models import Campaign, Letter, Recipient, ServerSettings
 from .recipients import read_recipients
 from .render import Renderer, embedded_fonts
@@ -399,6 +399,11 @@ class StatusReport:
     campaign: str
     rows: list[dict]
     generated_at: datetime
+    listed: tuple[str, ...] = ()  # states to list; empty: everyone
+
+    @property
+    def listed_rows(self) -> list[dict]:
+        return [row for row in self.rows if not self.listed or row["state"] in self.listed]
 
     @property
     def by_state(self) -> Counter[str]:
@@ -420,12 +425,19 @@ class StatusReport:
                 "by_state": dict(self.by_state),
                 "by_group": {group: dict(states) for group, states in self.by_group.items()},
             },
-            "recipients": self.rows,
+            "recipients": self.listed_rows,
         }
 
 
-def status(folder: Path, *, ledger_file: Path | None = None, kind: str = INVITATION) -> StatusReport:
-    """The ledger's view of every recipient, plus anyone in the recipients file not yet in it."""
+def status(
+    folder: Path, *, ledger_file: Path | None = None, kind: str = INVITATION, states: Iterable[str] = ()
+) -> StatusReport:
+    """The ledger's view of every recipient, plus anyone in the recipients file not yet in it; `states`
+    limits the listed recipients (the totals always count everyone)."""
+    states = tuple(states)
+    unknown_states = set(states) - {*STATES, NEW}
+    if unknown_states:
+        raise MailmergeError(f"no state {', '.join(sorted(unknown_states))}; states: {', '.join((*STATES, NEW))}")
     campaign = load_campaign(folder)
     path = ledger_path(campaign, ledger_file)
     rows = {}
@@ -455,7 +467,7 @@ def status(folder: Path, *, ledger_file: Path | None = None, kind: str = INVITAT
                 ),
             )
     ordered = sorted(rows.values(), key=lambda row: (int(row["id"]) if row["id"].isdigit() else 0, row["id"]))
-    return StatusReport(campaign.slug, ordered, datetime.now().astimezone())
+    return StatusReport(campaign.slug, ordered, datetime.now().astimezone(), states)
 
 
 def status_row(row: dict) -> dict:

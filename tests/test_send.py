@@ -248,6 +248,15 @@ def test_status_json_has_the_documented_shape(send_dir, smtp):
     assert report["recipients"][4] | {"updated_at": None} == report["recipients"][4]
     assert report["recipients"][4]["state"] == "new"
 
+    failed_only = json.loads(run("status", "--json", "--state", "failed", "--campaign", send_dir).output)
+    assert [r["email"] for r in failed_only["recipients"]] == [INVITEES[1]]
+    assert failed_only["totals"] == report["totals"]
+    table = run("status", "--state", "new", "--state", "failed", "--campaign", send_dir).output
+    assert INVITEES[1] not in table  # the table shows names, not addresses
+    assert "Thảo" in table and "Phúc" not in table  # recipient 2 (failed) is listed, 1 (sent) is not
+    wrong = run("status", "--state", "lost", "--campaign", send_dir)
+    assert wrong.exit_code == 1 and "no state lost" in wrong.output
+
 
 def test_demo_sends_the_seed_campaign_to_a_local_sink(tmp_path):
     out = tmp_path / "demo"
