@@ -174,3 +174,18 @@ def test_fetcher_serves_files_inside_the_templates_folder(campaign_dir, seed_rec
 def test_attachment_name_is_ascii(seed_renderer, seed_recipients):
     recipient = dataclasses.replace(seed_recipients[0], name="Đặng Thị Ánh Tuyết")
     assert seed_renderer.attachment_name(recipient) == "Giay-moi_58-GM-MTTQ-BTT_Dang-Thi-Anh-Tuyet.pdf"
+
+
+def test_a_long_letter_numbers_its_pages_from_the_second(campaign_dir, seed_recipients):
+    toml = campaign_dir / "campaign.toml"
+    extra = "".join(
+        f'  "Mục bổ sung {n}: phát biểu, thảo luận của các đơn vị về công trình thi đua.",\n' for n in range(25)
+    )
+    toml.write_text(toml.read_text(encoding="utf-8").replace("agenda = [\n", "agenda = [\n" + extra), encoding="utf-8")
+    pdf = Renderer(load_campaign(campaign_dir)).render(seed_recipients[0]).pdf
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        assert len(document.pages) == 2
+        first, second = ([c for c in page.chars if c["top"] < 20 * MM] for page in document.pages)
+    assert first == []
+    assert "".join(c["text"] for c in second) == "2"
+    assert second[0]["size"] == pytest.approx(13, abs=0.1)
