@@ -335,13 +335,9 @@ def test_render_workers_leave_when_send_is_killed(campaign_dir, smtp, tmp_path):
     """A SIGKILLed `send` cannot shut its render pool down; the workers must notice and exit by themselves."""
     handler, server = smtp
     prepare_campaign(campaign_dir, server.port)
-    env = {**os.environ, tokens.KEY_FILE_ENV: str(tmp_path / "token.key")}
-    process = start_send(campaign_dir, env, connections=1)
+    process = start_send(campaign_dir, {**os.environ, tokens.KEY_FILE_ENV: str(tmp_path / "token.key")}, 1)
     try:
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while not handler.received:
-            assert time.monotonic() < deadline and process.poll() is None, explain(process)
-            time.sleep(0.01)
+        wait_for_deliveries(handler, process, 1)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         deadline = time.monotonic() + 5
@@ -351,6 +347,13 @@ def test_render_workers_leave_when_send_is_killed(campaign_dir, smtp, tmp_path):
     finally:
         reap_group(process)
         process.communicate(timeout=10)
+
+
+def wait_for_deliveries(handler: ScriptedHandler, process: subprocess.Popen, count: int) -> None:
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while len(handler.received) < count:
+        assert time.monotonic() < deadline and process.poll() is None, explain(process)
+        time.sleep(0.01)
 
 
 def group_alive(group: int) -> bool:
@@ -366,13 +369,9 @@ def test_ctrl_c_stops_a_send_cleanly(campaign_dir, smtp, tmp_path):
     render workers, and whatever was in flight is reported as in doubt, never as sent."""
     handler, server = smtp
     prepare_campaign(campaign_dir, server.port)
-    env = {**os.environ, tokens.KEY_FILE_ENV: str(tmp_path / "token.key")}
-    process = start_send(campaign_dir, env, connections=2)
+    process = start_send(campaign_dir, {**os.environ, tokens.KEY_FILE_ENV: str(tmp_path / "token.key")}, 2)
     try:
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while len(handler.received) < 5:
-            assert time.monotonic() < deadline and process.poll() is None, explain(process)
-            time.sleep(0.01)
+        wait_for_deliveries(handler, process, 5)
         os.killpg(process.pid, signal.SIGINT)
         _, stderr = process.communicate(timeout=20)
     finally:
