@@ -10,34 +10,35 @@ import re
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CampaignError, InputError, Problem
 from .models import Campaign, Sender, SendSettings, ServerSettings
 
+if TYPE_CHECKING:
+    from . import schema
+
 CAMPAIGN_FILE = "campaign.toml"
-SECURITY_CHOICES = ("starttls", "tls", "none")
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-REQUIRED_TABLES = ("campaign", "sender", "smtp", "page", "letter", "document", "event", "signature")
-SERVER_KEYS = {
-    "host",
-    "port",
-    "security",
-    "username",
-    "timeout",
-    "verify_certificate",
-    "allow_plaintext_auth",
-    "ca_file",
-}
-# Tables of settings: a key not listed here is a typo. The letter's tables (letter, document, event,
-# signature, distribution) are free-form: every key there is available to the templates.
-KNOWN_KEYS = {
-    "campaign": {"slug", "recipients", "templates", "attachment_prefix", "attach_pdf", "encoding"},
-    "sender": {"name", "email", "reply_to_tokens"},
-    "smtp": SERVER_KEYS,
-    "imap": SERVER_KEYS | {"mailbox"},
-    "send": {"retries", "retry_delay", "pause_after"},
-    "page": {"size", "margin_top", "margin_bottom", "margin_left", "margin_right"},
+TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+TOML_KEY = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+KEY_LINE = re.compile(rf"^\s*({TOML_KEY}(?:\s*\.\s*{TOML_KEY})*)\s*=")
+# What each kind of schema finding means to someone editing the file (pydantic error type -> message).
+MESSAGES = {
+    "missing": "is required",
+    "string_type": "must be text in quotes",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number (of seconds where it is a time), without a unit",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": 'must be a list, such as ["first", "second"]',
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "dict_type": "must be a table",
+    "date_type": "must be a date",
+    "datetime_type": "must be a date and time",
 }
 
 
@@ -48,131 +49,175 @@ def seed_folder() -> Path:
 
 
 def load_campaign(folder: Path) -> Campaign:
-    """Read and check `campaign.toml` in `folder`; raise `InputError` listing every problem."""
+    """Read and check `campaign.toml` in `folder` against the declared schema; raise `InputError` listing
+    every problem with its line in the file."""
     path = folder / CAMPAIGN_FILE
     if not path.is_file():
         raise CampaignError(
             f"no {CAMPAIGN_FILE} in {folder.resolve()}: run `mailmerge init {folder}` or pass --campaign DIR"
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InputError([Problem(str(path), f"not valid TOML: {error}")]) from None
 
-    problems = [Problem(str(path), f"missing table [{table}]") for table in REQUIRED_TABLES if table not in data]
-    if problems:
-        raise InputError(problems)
-    checker = _Checker(str(path), data)
-    checker.unknown_keys()
-    slug = checker.text("campaign", "slug")
-    if slug and not SLUG.match(slug):
-        checker.fail("campaign", "slug", "use 1-40 lowercase letters, digits and hyphens")
-    sender_email = checker.text("sender", "email")
-    if sender_email and "@" not in sender_email:
-        checker.fail("sender", "email", "must be an email address")
-    smtp = checker.server("smtp")
-    imap = checker.server("imap") if "imap" in data else None
-    send = checker.send_settings()
-    for key in ("number", "symbol", "place", "date"):
-        checker.value("document", key)
-    for key in ("title", "starts_at", "place"):
-        checker.value("event", key)
-    for key in ("authority", "title", "name"):
-        checker.text("signature", key)
-    if checker.problems:
-        raise InputError(checker.problems)
+    from pydantic import ValidationError
 
-    section = data["campaign"]
+    from . import schema
+
+    folder = folder.resolve()
+    lines = toml_locations(text)
+    problems = typos(data, str(path), lines) + outside_folder(data, folder, str(path), lines)
+    try:
+        parsed = schema.CampaignFile.model_validate(data)
+    except ValidationError as error:
+        problems += [schema_problem(finding, str(path), lines) for finding in error.errors()]
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: p.row or 0))
+    return build(parsed, folder)
+
+
+def build(parsed: schema.CampaignFile, folder: Path) -> Campaign:
+    """The plain, typed campaign the rest of the program reads."""
     return Campaign(
-        folder=folder.resolve(),
-        slug=slug,
-        recipients_file=(folder / section.get("recipients", "recipients.csv")).resolve(),
-        templates_dir=(folder / section.get("templates", "templates")).resolve(),
-        sender=Sender(
-            name=data["sender"].get("name", ""),
-            email=sender_email,
-            reply_to_tokens=bool(data["sender"].get("reply_to_tokens", True)),
-        ),
-        smtp=smtp,
-        imap=imap,
-        data=data,
-        send=send,
+        folder=folder,
+        slug=parsed.campaign.slug,
+        recipients_file=(folder / parsed.campaign.recipients).resolve(),
+        templates_dir=(folder / parsed.campaign.templates).resolve(),
+        sender=Sender(parsed.sender.name, parsed.sender.email, parsed.sender.reply_to_tokens),
+        smtp=server_settings(parsed.smtp, folder),
+        imap=server_settings(parsed.imap, folder) if parsed.imap else None,
+        send=SendSettings(**parsed.send.model_dump()),
+        data=parsed.model_dump(exclude={"smtp", "imap", "send"}),
     )
 
 
-class _Checker:
-    """Collects problems while reading values out of the parsed TOML."""
+def server_settings(table: schema.ServerTable, folder: Path) -> ServerSettings:
+    values = table.model_dump(include=set(ServerSettings.__dataclass_fields__))
+    return ServerSettings(**values | {"ca_file": ca_path(table.ca_file, folder)})
 
-    def __init__(self, file: str, data: dict[str, Any]):
-        self.file = file
-        self.data = data
-        self.problems: list[Problem] = []
 
-    def fail(self, table: str, key: str, message: str) -> None:
-        self.problems.append(Problem(self.file, message, column=f"{table}.{key}"))
+def schema_problem(finding: dict[str, Any], file: str, lines: dict[tuple[str, ...], int]) -> Problem:
+    """One pydantic finding as the user should read it: `campaign.toml:12 [event.starts_at]: …`."""
+    location = tuple(str(part) for part in finding["loc"] if not isinstance(part, int))
+    kind = finding["type"]
+    if kind == "missing" and len(location) == 1:
+        return Problem(file, f"missing table [{location[0]}]")
+    if kind == "extra_forbidden":
+        return unknown_key(location, file, lines)
+    if kind in ("value_error", "assertion_error"):
+        message = str(finding["ctx"]["error"])
+    elif kind == "literal_error":
+        message = f"must be one of {finding['ctx']['expected']}".replace("'", "")
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = next(iter(finding["ctx"].values()))
+        message = {
+            "greater_than_equal": f"must be at least {bound}",
+            "greater_than": f"must be more than {bound}",
+            "less_than_equal": f"must be at most {bound}",
+            "less_than": f"must be less than {bound}",
+        }[kind]
+    else:
+        message = MESSAGES.get(kind, finding["msg"])
+    return Problem(file, message, located(location, lines), ".".join(location))
 
-    def value(self, table: str, key: str) -> Any:
-        value = self.data.get(table, {}).get(key)
-        if value in (None, ""):
-            self.fail(table, key, "is required")
-        return value
 
-    def text(self, table: str, key: str) -> str:
-        value = self.value(table, key)
-        if value is not None and not isinstance(value, str):
-            self.fail(table, key, "must be a quoted string")
-            return ""
-        return value or ""
+def unknown_key(location: tuple[str, ...], file: str, lines: dict[tuple[str, ...], int]) -> Problem:
+    from . import schema
 
-    def unknown_keys(self) -> None:
-        for table, known in KNOWN_KEYS.items():
-            section = self.data.get(table, {})
-            if not isinstance(section, dict):
-                self.problems.append(Problem(self.file, f"[{table}] must be a table", column=table))
-                continue
-            for key in sorted(set(section) - known):
-                guess = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean “{guess[0]}”?" if guess else f"; known: {', '.join(sorted(known))}"
-                self.fail(table, key, f"unknown setting{hint}")
+    *table, key = location
+    known = schema.declared_keys(".".join(table))
+    guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if not table:
+        hint = f"; did you mean [{guess[0]}]?" if guess else f"; the tables are {', '.join(f'[{k}]' for k in known)}"
+        return Problem(file, f"unknown table [{key}]{hint}", located(location, lines), key)
+    hint = f"; did you mean “{guess[0]}”?" if guess else f"; known: {', '.join(known)}"
+    return Problem(file, f"unknown setting{hint}", located(location, lines), ".".join(location))
 
-    def number(self, table: str, key: str, default: float, *, minimum: float, whole: bool) -> float:
-        value = self.data.get(table, {}).get(key, default)
-        kinds = (int,) if whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
-            self.fail(table, key, f"must be a {'whole ' if whole else ''}number of at least {minimum:g}")
-            return default
-        return value
 
-    def send_settings(self) -> SendSettings:
-        defaults = SendSettings()
-        return SendSettings(
-            retries=int(self.number("send", "retries", defaults.retries, minimum=0, whole=True)),
-            retry_delay=float(self.number("send", "retry_delay", defaults.retry_delay, minimum=0, whole=False)),
-            pause_after=int(self.number("send", "pause_after", defaults.pause_after, minimum=1, whole=True)),
-        )
+def typos(data: dict[str, Any], file: str, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """Extra keys in the letter's open tables are for the templates, unless they look like a misspelt
+    declared key (`start_at` for `starts_at`): those would silently leave the real key unset."""
+    from . import schema
 
-    def server(self, table: str) -> ServerSettings | None:
-        section = self.data.get(table, {})
-        host = self.text(table, "host")
-        port = section.get("port")
-        security = section.get("security", "starttls")
-        if not isinstance(port, int) or not 0 < port < 65536:
-            self.fail(table, "port", "must be a number from 1 to 65535")
-        if security not in SECURITY_CHOICES:
-            self.fail(table, "security", f"must be one of {', '.join(SECURITY_CHOICES)}")
-        ca_file = section.get("ca_file")
-        if self.problems:
-            return None
-        return ServerSettings(
-            host=host,
-            port=port,
-            security=security,
-            username=section.get("username") or None,
-            timeout=float(section.get("timeout", 30)),
-            verify_certificate=bool(section.get("verify_certificate", True)),
-            allow_plaintext_auth=bool(section.get("allow_plaintext_auth", False)),
-            ca_file=Path(ca_file) if ca_file else None,
-        )
+    problems = []
+    for table in schema.LETTER_TABLES:
+        section = data.get(table)
+        if not isinstance(section, dict):
+            continue
+        declared = schema.declared_keys(table)
+        for key in sorted(set(section) - set(declared)):
+            if guess := difflib.get_close_matches(key, declared, n=1, cutoff=0.8):
+                problems.append(
+                    Problem(
+                        file,
+                        f"unknown key; did you mean “{guess[0]}”?",
+                        located((table, key), lines),
+                        f"{table}.{key}",
+                    )
+                )
+    return problems
+
+
+def outside_folder(data: dict[str, Any], folder: Path, file: str, lines: dict[tuple[str, ...], int]) -> list[Problem]:
+    """The recipients file and the templates must be inside the campaign folder: a campaign folder from
+    someone else must not make us read other files on this computer. A `ca_file` must exist."""
+    problems = []
+    for table, key in (("campaign", "recipients"), ("campaign", "templates"), ("smtp", "ca_file"), ("imap", "ca_file")):
+        value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
+        if not isinstance(value, str) or not value:
+            continue
+        target = (folder / value).resolve()
+        if key == "ca_file":
+            message = None if target.is_file() else f"{target} does not exist"
+        elif not target.is_relative_to(folder):
+            message = f"“{value}” is outside the campaign folder; keep it inside the folder that holds campaign.toml"
+        else:
+            message = None
+        if message:
+            problems.append(Problem(file, message, located((table, key), lines), f"{table}.{key}"))
+    return problems
+
+
+def ca_path(value: str | None, folder: Path) -> Path | None:
+    """`ca_file` is read relative to the campaign folder."""
+    return (folder / value).resolve() if value else None
+
+
+def located(location: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> int | None:
+    """The line of the key, else of its table (a missing key is reported at its table's header)."""
+    for end in range(len(location), 0, -1):
+        if location[:end] in lines:
+            return lines[location[:end]]
+    return None
+
+
+def toml_locations(text: str) -> dict[tuple[str, ...], int]:
+    """The line number of every table header and key: tomllib keeps no positions. Lines inside
+    multi-line strings are skipped; arrays spread over lines hold no `key =` lines of their own."""
+    lines: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    in_string: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_string:
+            if line.count(in_string) % 2:
+                in_string = None
+            continue
+        if header := TABLE_HEADER.match(line):
+            table = dotted(header.group(1))
+            lines.setdefault(table, number)
+        elif key := KEY_LINE.match(line):
+            lines.setdefault(table + dotted(key.group(1)), number)
+        for quote in ('"""', "'''"):
+            if line.count(quote) % 2:
+                in_string = quote
+    return lines
+
+
+def dotted(key: str) -> tuple[str, ...]:
+    """`a."b.c".d` -> ("a", "b.c", "d")."""
+    return tuple(part.strip("\"'") for part in re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", key))
 
 
 def init_campaign(folder: Path) -> list[Path]:
