@@ -1,213 +1,280 @@
 """Reading and validating the recipients file (CSV in any encoding an office produces, or XLSX).
 
-Every problem in the file is collected and reported at once, with its row and column, so the user can
-fix the file in one pass. Nothing downstream ever sees an unvalidated recipient.
+Files come as offices make them: a title above the header, Vietnamese column names, addresses pasted from
+Outlook, invisible characters copied from Word. What can be cleaned is cleaned, with a note; every problem
+left is collected and reported at once, with its row and the column named as the file's header names it, so
+the user can fix the file in one pass. Nothing downstream ever sees an unvalidated recipient.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
-import unicodedata
-import zipfile
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from email.utils import getaddresses
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import InputError, Problem
 from .models import Recipient
-from .vntext import ascii_fold, nfc
+from .tables import HEADER_SEARCH_ROWS, Table, read_table
+from .vntext import INVISIBLE, ascii_fold, clean_text
 
+# Canonical column (the name templates use) -> the header shown in messages, then every other accepted spelling.
+# Matching ignores case, diacritics, spaces and punctuation: "HO_VA_TEN", "Họ và tên (*)" and "ho va ten" all match.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "order": ("order", "stt", "thu tu", "so thu tu"),
-    "group": ("group", "nhom", "thanh phan"),
-    "organisation": ("organisation", "organization", "don vi", "co quan"),
-    "position": ("position", "chuc vu"),
-    "salutation": ("salutation", "danh xung", "xung ho"),
-    "name": ("name", "full name", "ho ten", "ho va ten"),
-    "email": ("email", "e mail", "thu dien tu"),
-    "cc": ("cc",),
-    "phone": ("phone", "dien thoai", "so dien thoai", "sdt"),
+    "order": ("STT", "Số TT", "Số thứ tự", "Thứ tự", "order"),
+    "group": ("Thành phần", "Nhóm", "group"),
+    "organisation": ("Đơn vị", "Cơ quan", "Cơ quan, đơn vị", "Đơn vị công tác", "organisation", "organization"),
+    "position": ("Chức vụ", "Chức danh", "position"),
+    "salutation": ("Danh xưng", "Xưng hô", "salutation"),
+    "name": ("Họ và tên", "Họ tên", "full name", "name"),
+    "email": ("Email", "E-mail", "Mail", "Thư điện tử", "Địa chỉ email", "Địa chỉ thư điện tử"),
+    "cc": ("CC", "Đồng gửi"),
+    "phone": ("Điện thoại", "Số điện thoại", "SĐT", "Số ĐT", "phone"),
 }
-REQUIRED_COLUMNS = ("order", "group", "organisation", "position", "salutation", "name", "email")
+REQUIRED_COLUMNS = ("order", "organisation", "position", "salutation", "name", "email")
+HEADER_MUST_HAVE = frozenset({"name", "email"})  # a row without both is the header only to say what it lacks
 LETTER_COLUMNS = ("group", "organisation", "position", "salutation", "name")  # "?" here means a lossy ANSI save
 REQUIRED_VALUES = ("order", "organisation", "salutation", "name", "email")
-DELIMITERS = (",", ";", "\t")
 QUESTION_MARK_IN_WORD = re.compile(r"\w\?|\?\w")
-CC_SEPARATOR = re.compile(r"[;,]")
+MAILTO = re.compile(r"mailto:", re.IGNORECASE)
+CC_SEPARATOR = re.compile(r"\s*[;,]\s*")
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode categories Cc, Zl and Zp
+
+
+def folded(header_cell: str) -> str:
+    """ "Họ và tên (*)" -> "ho va ten": the form in which header cells and aliases are compared."""
+    return " ".join(re.findall(r"[a-z0-9]+", ascii_fold(clean_text(header_cell)).lower()))
+
+
+ALIAS_INDEX = {folded(alias): name for name, aliases in COLUMN_ALIASES.items() for alias in (name, *aliases)}
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    row: int  # the row number the user sees
+    values: dict[str, str]  # cells by canonical column name ("order", "name", "email", ...), cleaned
+    problems: list[Problem]
 
 
 @dataclass
-class Table:
-    """A file read as text: its header and its non-empty rows, each with the row number a user sees."""
+class Reading:
+    recipients: list[Recipient]  # valid ones, sorted by protocol order
+    problems: list[Problem]  # every problem, sorted by row
+    notes: list[Problem]  # not errors: skipped title rows, cleaned addresses, removed invisible characters
+    rejected: list[RejectedRow]  # the rows that had problems (for `send --skip-invalid` and `status`)
 
-    header: list[str]
-    rows: list[tuple[int, list[str]]]
+
+@dataclass(frozen=True)
+class Header:
+    row: int
+    keys: list[str | None]  # per cell: canonical name, the text of an unknown column, None for an empty cell
+    labels: dict[str, str]  # key -> the header cell as the file spells it, to name columns in messages
+
+
+@dataclass
+class Row:
+    number: int
+    values: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+    well_formed: bool = True  # False: its cells may be shifted, so its values are not checked further
 
 
 def load_recipients(path: Path, *, encoding: str | None = None) -> list[Recipient]:
     """Read, normalise and validate; raise `InputError` listing every problem, or return by protocol order."""
-    recipients, problems = read_recipients(path, encoding=encoding)
-    if problems:
-        raise InputError(problems)
-    return recipients
+    reading = read_recipients(path, encoding=encoding)
+    if reading.problems:
+        raise InputError(reading.problems)
+    return reading.recipients
 
 
-def read_recipients(path: Path, *, encoding: str | None = None) -> tuple[list[Recipient], list[Problem]]:
-    """The valid recipients and the problems of the others (for `send --skip-invalid`).
+def read_recipients(path: Path, *, encoding: str | None = None) -> Reading:
+    """The valid recipients, the problems and rows of the others (for `send --skip-invalid`), and notes.
 
-    A file that cannot be read as a table at all still raises `InputError`."""
+    A file that cannot be read as a table at all (or lacks a required column) still raises `InputError`."""
     if not path.is_file():
         raise InputError([Problem(str(path), "file not found; create it or run `mailmerge init`")])
-    table = read_xlsx(path) if path.suffix.lower() == ".xlsx" else read_csv(path, encoding)
-    return validate(table, path.name)
+    table = read_table(path, encoding, header_rank)
+    header = find_header(table)
+    rows = [read_row(table, header, number, cells) for number, cells in table.rows if number > header.row]
+    if not rows:
+        raise InputError([Problem(table.file, "no recipients: the file has a header but no rows")])
+    for row in rows:
+        if row.well_formed:
+            row.problems += check_row(row.values, table.file, row.number, header.labels)
+    add_duplicates([row for row in rows if row.well_formed], table.file, header.labels)
+    notes = title_notes(table, header) + [note for row in rows for note in row.notes]
+    return Reading(
+        recipients=sorted((make_recipient(row) for row in rows if not row.problems), key=lambda r: r.order),
+        problems=[problem for row in rows for problem in row.problems],
+        notes=notes,
+        rejected=[RejectedRow(row.number, row.values, row.problems) for row in rows if row.problems],
+    )
 
 
-def decode(raw: bytes, encoding: str | None = None) -> str:
-    """Text of a CSV file: the BOM decides; otherwise UTF-8 if it decodes, else Windows-1258 (Vietnamese)."""
-    if encoding:
-        return raw.decode(encoding)
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8) :].decode("utf-8")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1258")
-
-
-def read_csv(path: Path, encoding: str | None = None) -> Table:
-    try:
-        text = decode(path.read_bytes(), encoding)
-    except (UnicodeDecodeError, LookupError) as error:
-        raise InputError(
-            [Problem(path.name, f"cannot decode the file ({error}); save it as “CSV UTF-8” and retry")]
-        ) from None
-    text = nfc(text)
-    first_line = text.split("\n", 1)[0]
-    delimiter = max(DELIMITERS, key=first_line.count)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    if not records:
-        raise InputError([Problem(path.name, "the file is empty; it needs a header row")])
-    rows = [(number, cells) for number, cells in enumerate(records[1:], start=2) if any(c.strip() for c in cells)]
-    return Table(header=records[0], rows=rows)
-
-
-def read_xlsx(path: Path) -> Table:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise InputError([Problem(path.name, f"not a readable .xlsx workbook ({error})")]) from None
-    try:
-        sheet_rows = list(workbook.worksheets[0].iter_rows(values_only=True))
-    finally:
-        workbook.close()
-    if not sheet_rows:
-        raise InputError([Problem(path.name, "the first sheet is empty; it needs a header row")])
-    header = [cell_text(cell) for cell in sheet_rows[0]]
-    while header and not header[-1]:
-        header.pop()
-    rows = []
-    for number, values in enumerate(sheet_rows[1:], start=2):
-        cells = [cell_text(cell) for cell in values]
-        while len(cells) > len(header) and not cells[-1]:
-            cells.pop()
-        if any(c.strip() for c in cells):
-            rows.append((number, cells + [""] * (len(header) - len(cells))))
-    return Table(header=header, rows=rows)
-
-
-def cell_text(value: object) -> str:
-    """A spreadsheet cell as the text the user sees (1.0 -> "1", dates as ISO)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return nfc(str(value))
+# --- the header -----------------------------------------------------------------------------------------------
 
 
 def canonical_column(header_cell: str) -> str:
-    key = re.sub(r"[\s_\-]+", " ", ascii_fold(header_cell).lower()).strip()
-    for canonical, aliases in COLUMN_ALIASES.items():
-        if key in aliases:
-            return canonical
-    return header_cell.strip()
+    return ALIAS_INDEX.get(folded(header_cell), clean_text(header_cell))
 
 
-def validate(table: Table, file: str) -> tuple[list[Recipient], list[Problem]]:
-    columns = [canonical_column(cell) for cell in table.header]
-    missing = [
-        Problem(file, f"missing required column “{name}” (header row has: {', '.join(table.header)})", 1)
-        for name in REQUIRED_COLUMNS
-        if name not in columns
-    ]
-    if missing:
-        raise InputError(missing)
-    if not table.rows:
-        raise InputError([Problem(file, "no recipients: the file has a header but no rows")])
+def header_rank(cells: list[str]) -> tuple[bool, int]:
+    """Does the row name the name and email columns, and how many known columns does it name."""
+    known = {ALIAS_INDEX[key] for key in map(folded, cells) if key in ALIAS_INDEX}
+    return known >= HEADER_MUST_HAVE, len(known)
 
+
+def find_header(table: Table) -> Header:
+    """The row among the first non-empty ones that looks most like the header (the first row if none does)."""
+    number, cells = max(table.rows[:HEADER_SEARCH_ROWS], key=lambda row: header_rank(row[1]))
+    texts = [clean_text(cell) for cell in cells]
+    keys = [canonical_column(text) if text else None for text in texts]
+    labels = {key: text for key, text in zip(keys, texts, strict=True) if key is not None}
+    problems = [missing_column(table.file, number, name, texts) for name in REQUIRED_COLUMNS if name not in labels]
+    problems += repeated_columns(table.file, number, keys)
+    if problems:
+        raise InputError(problems)
+    return Header(number, keys, labels)
+
+
+def missing_column(file: str, number: int, name: str, texts: list[str]) -> Problem:
+    shown = ", ".join(text for text in texts if text)
+    label = COLUMN_ALIASES[name][0]
+    if folded(label) == name:
+        return Problem(file, f"the required column “{name}” is missing; the header row has: {shown}", number)
+    return Problem(file, f"the required column “{name}” ({label}) is missing; the header row has: {shown}", number)
+
+
+def repeated_columns(file: str, number: int, keys: list[str | None]) -> list[Problem]:
+    """A known column twice (say "Email" and "E-mail"): which one holds the address is anyone's guess."""
     problems = []
-    rows: list[tuple[int, dict[str, str]]] = []
-    for number, cells in table.rows:
-        if len(cells) == len(columns):
-            rows.append((number, dict(zip(columns, (cell.strip() for cell in cells), strict=True))))
-        else:
+    for name in COLUMN_ALIASES:
+        indexes = [index for index, key in enumerate(keys) if key == name]
+        if len(indexes) > 1:
+            where = ", ".join(map(column_letter, indexes))
             problems.append(
-                Problem(
-                    file,
-                    f"has {len(cells)} fields, the header has {len(columns)}; check for a stray "
-                    "delimiter or a missing quote",
-                    number,
-                )
+                Problem(file, f"the column “{name}” appears more than once (columns {where}); keep one", number)
             )
-    for number, values in rows:
-        problems += check_row(values, file, number)
-    problems += duplicates(rows, file)
-    bad_rows = {problem.row for problem in problems}
-    recipients = [make_recipient(values, number) for number, values in rows if number not in bad_rows]
-    problems.sort(key=lambda problem: problem.row or 0)
-    return sorted(recipients, key=lambda r: r.order), problems
-
-
-def check_row(values: dict[str, str], file: str, number: int) -> list[Problem]:
-    problems = []
-    for column, value in values.items():
-        if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value):
-            problems.append(Problem(file, "contains a line break or control character; remove it", number, column))
-        elif column in LETTER_COLUMNS and QUESTION_MARK_IN_WORD.search(value):
-            problems.append(
-                Problem(
-                    file,
-                    f"“{value}” has “?” in place of letters: the file was saved as ANSI CSV; "
-                    "save it again as “CSV UTF-8”",
-                    number,
-                    column,
-                )
-            )
-    for column in REQUIRED_VALUES:
-        if not values.get(column):
-            problems.append(Problem(file, "is empty; every recipient needs it", number, column))
-    order = values.get("order", "")
-    if order and not (order.isdecimal() and int(order) > 0):
-        problems.append(Problem(file, f"“{order}” is not a positive whole number", number, "order"))
-    for column, address in [("email", values.get("email", ""))] + [("cc", a) for a in cc_list(values)]:
-        if address and (message := email_problem(address)):
-            problems.append(Problem(file, f"“{address}” is not a valid address: {message}", number, column))
     return problems
 
 
-def cc_list(values: dict[str, str]) -> list[str]:
-    return [part.strip() for part in CC_SEPARATOR.split(values.get("cc", "")) if part.strip()]
+def title_notes(table: Table, header: Header) -> list[Problem]:
+    if not any(number < header.row for number, _ in table.rows):
+        return []
+    if header.row == 2:
+        return [Problem(table.file, "the header was found on row 2; row 1 is taken as a title and skipped")]
+    return [
+        Problem(
+            table.file,
+            f"the header was found on row {header.row}; rows 1–{header.row - 1} are taken as a title and skipped",
+        )
+    ]
+
+
+# --- one row --------------------------------------------------------------------------------------------------
+
+
+def read_row(table: Table, header: Header, number: int, cells: list[str]) -> Row:
+    """The cleaned cells of one row by column, with the problems and notes of cleaning them."""
+    row = Row(number, well_formed=table.kind == "xlsx" or len(cells) == len(header.keys))
+    if not row.well_formed:
+        message = (
+            f"has {len(cells)} fields, the header has {len(header.keys)}; "
+            "check for a stray delimiter or a missing quote"
+        )
+        row.problems.append(Problem(table.file, message, number))
+    width = len(header.keys)
+    for index, raw in enumerate(cells + [""] * (width - len(cells))):  # a sheet row stops at its last value
+        key = header.keys[index] if index < width else None
+        text = clean_text(raw)
+        if key is None:
+            if text and row.well_formed:
+                row.problems.append(unheaded_cell(table.file, number, index))
+            continue
+        column = header.labels[key]
+        if key in ("email", "cc") and not has_control_character(text):
+            row.values[key], problems, note = read_address_cell(key, text)
+            row.problems += [Problem(table.file, message, number, column) for message in problems]
+        else:
+            row.values[key], note = text, None
+        note = note or invisible_note(raw, row.values[key])
+        if note:
+            row.notes.append(Problem(table.file, note, number, column))
+    return row
+
+
+def unheaded_cell(file: str, number: int, index: int) -> Problem:
+    letter = column_letter(index)
+    message = (
+        f"cell {letter}{number} has a value but column {letter} has no header; give the column a header or clear it"
+    )
+    return Problem(file, message, number, f"column {letter}")
+
+
+def column_letter(index: int) -> str:
+    """The spreadsheet letter of the column at a 0-based index: 0 -> "A", 26 -> "AA"."""
+    from openpyxl.utils import get_column_letter  # openpyxl takes a while to import; CSV users never need it
+
+    return get_column_letter(index + 1)
+
+
+def invisible_note(raw: str, value: str) -> str | None:
+    codes = sorted({f"U+{ord(ch):04X}" for ch in raw if ch in INVISIBLE})
+    if not codes:
+        return None
+    return f"invisible characters copied from another program ({', '.join(codes)}) were removed; the value is “{value}”"
+
+
+def has_control_character(text: str) -> bool:
+    return CONTROL_CHARACTER.search(text) is not None
+
+
+# --- addresses ------------------------------------------------------------------------------------------------
+
+
+def read_address_cell(key: str, text: str) -> tuple[str, list[str], str | None]:
+    """The email or cc cell cleaned (one address, or cc addresses joined by "; "), its problems, and a note
+    saying what it was cleaned to when that is more than spacing."""
+    addresses, problems = parse_addresses(text)
+    if problems:
+        return text, problems, None
+    if key == "email" and len(addresses) > 1:
+        message = f"“{text}” holds {len(addresses)} addresses; keep one here and move the others to the cc column"
+        return text, [message], None
+    value = "; ".join(addresses)
+    typed = text if key == "email" else CC_SEPARATOR.sub("; ", text)
+    return value, [], None if value == typed else f"“{text}” was cleaned to “{value}”"
+
+
+def parse_addresses(text: str) -> tuple[list[str], list[str]]:
+    """The addresses in a cell as Outlook pastes them (`Tên <a@x>`, `"Họ, tên" <a@x>`, `mailto:a@x`, `a@x; b@x;`),
+    and why the parts that are not valid addresses are not."""
+    if not text:
+        return [], []
+    try:  # Pythons with the CVE-2023-27043 fix parse strictly by default, refusing "a@x; b@x" and "a@x;" outright
+        pairs = getaddresses([MAILTO.sub("", text)], strict=False)
+    except TypeError:
+        pairs = getaddresses([MAILTO.sub("", text)])
+    found = [address for _, address in pairs if address]
+    if not found:
+        return [], [f"“{text}” is not a valid address: {email_problem(text) or 'no address found in it'}"]
+    addresses, problems = [], []
+    for address in found:
+        if (reason := email_problem(address)) is None:
+            addresses.append(address)
+            continue
+        shown = address if is_whole_part(address, text) else text  # the parser may have cut a bad address apart
+        problems.append(f"“{shown}” is not a valid address: {email_problem(shown) or reason}")
+    return addresses, list(dict.fromkeys(problems))
+
+
+def is_whole_part(address: str, text: str) -> bool:
+    """Is the address one of the `;`/`,`-separated parts of the cell, alone or in `<...>`?"""
+    pattern = re.compile(rf"(?:[^<]*<)?{re.escape(address)}>?")
+    return any(pattern.fullmatch(part.strip()) for part in CC_SEPARATOR.split(text))
 
 
 def email_problem(address: str) -> str | None:
@@ -218,34 +285,57 @@ def email_problem(address: str) -> str | None:
     return None
 
 
-def make_recipient(values: dict[str, str], number: int) -> Recipient:
-    known = set(COLUMN_ALIASES)
+# --- rules over the cleaned values ----------------------------------------------------------------------------
+
+
+def check_row(values: dict[str, str], file: str, number: int, labels: dict[str, str]) -> list[Problem]:
+    problems = []
+    for key, value in values.items():
+        if has_control_character(value):
+            message = "contains a line break or control character; remove it"
+            problems.append(Problem(file, message, number, labels[key]))
+        elif key in LETTER_COLUMNS and QUESTION_MARK_IN_WORD.search(value):
+            message = (
+                f"“{value}” has “?” in place of letters: the file was saved as ANSI CSV; save it again as “CSV UTF-8”"
+            )
+            problems.append(Problem(file, message, number, labels[key]))
+    for key in REQUIRED_VALUES:
+        if not values.get(key):
+            problems.append(Problem(file, "is empty; every recipient needs it", number, labels[key]))
+    order = values.get("order", "")
+    if order and not (order.isdecimal() and int(order) > 0):
+        problems.append(Problem(file, f"“{order}” is not a positive whole number", number, labels["order"]))
+    return problems
+
+
+def add_duplicates(rows: list[Row], file: str, labels: dict[str, str]) -> None:
+    """Every repeat of an email (case-insensitive) or order, naming the row it repeats."""
+    for key in ("email", "order"):
+        first_row: dict[str, int] = {}
+        for row in rows:
+            value = row.values.get(key, "").lower()
+            if not value:
+                continue
+            if value in first_row:
+                message = f"“{value}” is a duplicate of row {first_row[value]}"
+                row.problems.append(Problem(file, message, row.number, labels[key]))
+            else:
+                first_row[value] = row.number
+
+
+def make_recipient(row: Row) -> Recipient:
+    values = row.values
+    cc = values.get("cc", "")
     return Recipient(
-        row=number,
+        row=row.number,
         order=int(values["order"]),
-        group=values["group"],
+        group=values.get("group", ""),
         organisation=values["organisation"],
         position=values["position"],
         salutation=values["salutation"],
         name=values["name"],
         email=validate_email(values["email"], check_deliverability=False, test_environment=True).normalized,
-        cc=tuple(cc_list(values)),
+        cc=tuple(cc.split("; ")) if cc else (),
         phone=values.get("phone", ""),
-        extra={key: value for key, value in values.items() if key not in known},
+        extra={key: value for key, value in values.items() if key not in COLUMN_ALIASES},
     )
-
-
-def duplicates(rows: list[tuple[int, dict[str, str]]], file: str) -> list[Problem]:
-    """Every repeat of an email (case-insensitive) or order, naming the row it repeats."""
-    problems = []
-    for column in ("email", "order"):
-        first_row: dict[str, int] = {}
-        for number, values in rows:
-            key = values.get(column, "").lower()
-            if not key:
-                continue
-            if key in first_row:
-                problems.append(Problem(file, f"“{key}” is a duplicate of row {first_row[key]}", number, column))
-            else:
-                first_row[key] = number
-    return problems

@@ -17,7 +17,8 @@ from openpyxl import Workbook, load_workbook
 
 from mailmerge.errors import InputError
 from mailmerge.models import Recipient
-from mailmerge.recipients import load_recipients
+from mailmerge.recipients import COLUMN_ALIASES, Reading, RejectedRow, folded, load_recipients, read_recipients
+from mailmerge.vntext import clean_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -306,6 +307,18 @@ def test_vietnamese_headers_are_accepted_and_unknown_columns_kept(tmp_path: Path
         ("Thư điện tử", "email"),
         ("Số điện thoại", "phone"),
         ("SĐT", "phone"),
+        ("Số TT", "order"),
+        ("Nhóm", "group"),
+        ("Đơn vị", "organisation"),
+        ("Danh xưng", "salutation"),
+        ("HỌ VÀ TÊN", "name"),
+        ("ho va ten", "name"),
+        ("Họ và tên (*)", "name"),
+        ("EMAIL", "email"),
+        ("Địa chỉ email", "email"),
+        ("dia chi thu dien tu", "email"),
+        ("Email:", "email"),
+        ("Điện thoại", "phone"),
     ],
 )
 def test_header_alias_spellings(tmp_path: Path, spelling: str, field: str) -> None:
@@ -323,6 +336,321 @@ def test_header_alias_spellings(tmp_path: Path, spelling: str, field: str) -> No
         "Nguyễn Văn Đức",
     )
     assert (recipient.salutation, recipient.email, recipient.phone) == ("Ông", "duc@p8.example", "0909 123 456")
+
+
+def test_cc_column_is_recognised_under_its_vietnamese_name(tmp_path: Path) -> None:
+    header = [*VIETNAMESE_HEADER[:7], "Đồng gửi"]
+
+    recipients = load_recipients(write_utf8(tmp_path, header, ROWS))
+
+    assert recipients == EXPECTED
+
+
+def test_no_spelling_names_two_columns() -> None:
+    spellings = [(folded(alias), name) for name, aliases in COLUMN_ALIASES.items() for alias in (name, *aliases)]
+    assert len({key for key, _ in spellings}) == len(set(spellings))
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+def test_group_column_is_optional(tmp_path: Path, writer: Writer) -> None:
+    header = [column for column in HEADER if column != "group"]
+    rows = [[value for column, value in zip(HEADER, row, strict=True) if column != "group"] for row in ROWS]
+
+    recipients = load_recipients(writer(tmp_path, header, rows))
+
+    assert recipients == [dataclasses.replace(r, group="") for r in EXPECTED]
+    assert recipients[0].as_template_data()["group"] == ""
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+def test_problems_name_the_column_as_the_files_header_does(tmp_path: Path, writer: Writer) -> None:
+    header = ["STT", "Thành phần", "Đơn vị", "Chức vụ", "Danh xưng", "Họ và tên", "Thư điện tử"]
+    ok = ["Phường 8", "Ủy ban MTTQ Việt Nam Phường 8", "Ủy viên", "Ông"]
+    rows: list[list[int | str]] = [
+        [1, *ok, "Nguyễn Văn An", "an@p8.example"],
+        [2, *ok, "", "binh@p8.example"],  # 3: name empty
+        [1, *ok, "Trần Cường", "cuong@@p8.example"],  # 4: order repeats row 2, address invalid
+    ]
+
+    with pytest.raises(InputError) as caught:
+        load_recipients(writer(tmp_path, header, rows))
+    printed = [str(problem) for problem in caught.value.problems]
+
+    file = writer(tmp_path, header, rows).name
+    assert printed[0] == f"{file}:3 [Họ và tên]: is empty; every recipient needs it"
+    assert {line.split(": ", 1)[0] for line in printed[1:]} == {f"{file}:4 [STT]", f"{file}:4 [Thư điện tử]"}
+    assert not any("[name]" in line or "[email]" in line or "[order]" in line for line in printed)
+
+
+def test_a_column_given_twice_is_refused_rather_than_one_of_them_ignored(tmp_path: Path) -> None:
+    header = [*HEADER, "E-mail"]
+    rows = [[*row, f"other.{row[6]}"] for row in ROWS]
+
+    message = single_problem(write_utf8(tmp_path, header, rows))
+
+    assert message == "recipients.csv:1: the column “email” appears more than once (columns G, I); keep one"
+
+
+# --- title rows above the header ----------------------------------------------------------------------------------
+
+TITLE = "DANH SÁCH KHÁCH MỜI"
+SUBTITLE = "Hội nghị sơ kết 200 ngày, giai đoạn 2"  # a comma, in a file that may be separated by ";"
+
+
+def titled(rows: list[list[int | str]], *, excel_padding: bool) -> tuple[list[str], list[list[int | str]]]:
+    """A title, a blank line and a subtitle above the header, as typed in Excel (which pads every row of a CSV
+    export to the width of the sheet) or in a text editor (which does not); split as the writers take it."""
+    pad = [""] * (len(HEADER) - 1 if excel_padding else 0)
+    header: list[int | str] = [*HEADER]
+    return [TITLE, *pad], [["", *pad], [SUBTITLE, *pad], header, *rows]
+
+
+TITLED_WRITERS: dict[str, tuple[Writer, bool]] = {
+    "csv-excel-export": (write_utf8, True),
+    "csv-semicolon-hand-typed-title": (write_utf8_bom_semicolon, False),
+    "utf16-tab": (write_utf16_tab, True),
+    "cp1258": (write_cp1258, True),
+    "xlsx": (write_xlsx, False),
+}
+
+
+@pytest.mark.parametrize(("writer", "excel_padding"), TITLED_WRITERS.values(), ids=TITLED_WRITERS.keys())
+def test_title_rows_above_the_header_are_skipped_with_a_note(
+    tmp_path: Path, writer: Writer, excel_padding: bool
+) -> None:
+    path = writer(tmp_path, *titled(ROWS, excel_padding=excel_padding))
+
+    reading = read_recipients(path)
+
+    assert reading.problems == []
+    assert reading.recipients == [dataclasses.replace(r, row=r.row + 3) for r in EXPECTED]  # rows as Excel shows them
+    [note] = reading.notes
+    assert note.message == "the header was found on row 4; rows 1–3 are taken as a title and skipped"
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+def test_rows_below_a_title_are_reported_with_the_row_number_the_user_sees(tmp_path: Path, writer: Writer) -> None:
+    header: list[int | str] = [*HEADER]
+    nameless = [*ROWS[0][:5], "", *ROWS[0][6:]]
+    path = writer(tmp_path, [TITLE], [header, *ROWS[1:], nameless])
+
+    reading = read_recipients(path)
+
+    assert [(p.row, p.column) for p in reading.problems] == [(5, "name")]
+    assert [r.row for r in reading.recipients] == [3, 4]
+    assert [n.message for n in reading.notes] == [
+        "the header was found on row 2; row 1 is taken as a title and skipped"
+    ]
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+@pytest.mark.parametrize(
+    ("header", "missing"),
+    [
+        (["STT", "Đơn vị", "Họ và tên", "Email"], ["position", "salutation"]),  # a header, lacking two columns
+        (["STT", "Đơn vị", "Chức vụ", "Danh xưng", "Họ và tên", "Hộp thư"], ["email"]),  # email under another name
+    ],
+    ids=["columns-missing", "email-unrecognised"],
+)
+def test_missing_columns_under_a_title_are_reported_against_the_header_row(
+    tmp_path: Path, writer: Writer, header: list[str], missing: list[str]
+) -> None:
+    row = [1, "Phường 8", "Chủ tịch", "Ông", "Nguyễn An", "a@p8.example"][: len(header)]
+    path = writer(tmp_path, [TITLE], [[], header, row])
+
+    with pytest.raises(InputError) as caught:
+        load_recipients(path)
+    problems = caught.value.problems
+
+    assert [problem.row for problem in problems] == [3] * len(missing)  # not seven lines against the title
+    assert [problem.message.split("“")[1].split("”")[0] for problem in problems] == missing
+    assert all(", ".join(header) in problem.message for problem in problems)
+
+
+def test_a_file_with_no_header_at_all_is_reported_against_row_1(tmp_path: Path) -> None:
+    path = write_utf8(tmp_path, [str(value) for value in ROWS[0]], ROWS[1:])
+
+    problems = problems_of(path)
+
+    assert problems == [(1, None)] * 6  # every required column; "group" is optional
+
+
+# --- addresses pasted from Outlook --------------------------------------------------------------------------------
+
+
+def one_row(email: str, cc: str = "") -> list[list[int | str]]:
+    return [[1, "Phường 8", "Ủy ban MTTQ Việt Nam Phường 8", "Chủ tịch", "Ông", "Nguyễn Văn Đức", email, cc]]
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "Nguyễn Văn Đức <duc.nv@phuong8.example>",
+        '"Nguyễn, Văn Đức" <duc.nv@phuong8.example>',
+        "duc.nv@phuong8.example;",
+        "duc.nv@phuong8.example ,",
+        "mailto:duc.nv@phuong8.example",
+        "MAILTO:duc.nv@phuong8.example",
+        "<duc.nv@phuong8.example>",
+        "  Nguyễn Văn Đức <mailto:duc.nv@phuong8.example>; ",
+    ],
+)
+def test_an_address_pasted_from_outlook_is_cleaned_with_a_note(tmp_path: Path, writer: Writer, cell: str) -> None:
+    reading = read_recipients(writer(tmp_path, HEADER, one_row(cell)))
+
+    assert reading.problems == []
+    assert [r.email for r in reading.recipients] == ["duc.nv@phuong8.example"]
+    [note] = reading.notes
+    assert (note.row, note.column) == (2, "email")
+    assert note.message == f"“{cell.strip()}” was cleaned to “duc.nv@phuong8.example”"
+
+
+def test_cc_addresses_pasted_from_outlook_are_cleaned_with_a_note(tmp_path: Path) -> None:
+    cell = '"Văn phòng, Phường 8" <vanphong@phuong8.example>; Thư ký <mailto:thuky@phuong8.example>,'
+
+    reading = read_recipients(write_utf8(tmp_path, HEADER, one_row("duc.nv@phuong8.example", cell)))
+
+    assert [r.cc for r in reading.recipients] == [("vanphong@phuong8.example", "thuky@phuong8.example")]
+    assert [(n.row, n.column) for n in reading.notes] == [(2, "cc")]
+    assert "“vanphong@phuong8.example; thuky@phuong8.example”" in reading.notes[0].message
+
+
+@pytest.mark.parametrize(
+    "cc", ["vanphong@phuong8.example; thuky@phuong8.example", "vanphong@phuong8.example,thuky@phuong8.example"]
+)
+def test_plain_addresses_give_no_note(tmp_path: Path, cc: str) -> None:
+    reading = read_recipients(write_utf8(tmp_path, HEADER, one_row(" duc.nv@phuong8.example ", cc)))
+
+    assert [r.cc for r in reading.recipients] == [("vanphong@phuong8.example", "thuky@phuong8.example")]
+    assert reading.notes == []
+
+
+@pytest.mark.parametrize(
+    ("email", "cc", "column", "shown"),
+    [
+        ("Nguyễn Văn Đức <duc.nv@@phuong8.example>", "", "email", "Nguyễn Văn Đức <duc.nv@@phuong8.example>"),
+        ("duc.nv@phuong8.example duc2@phuong8.example", "", "email", "duc.nv@phuong8.example duc2@phuong8.example"),
+        ("Nguyễn Văn Đức", "", "email", "Nguyễn Văn Đức"),
+        ("duc.nv@phuong8.example", "Văn phòng <vanphong@phuong8.example>; không-hợp-lệ", "cc", "không-hợp-lệ"),
+    ],
+)
+def test_a_cell_that_is_still_not_an_address_after_cleaning_is_an_error(
+    tmp_path: Path, email: str, cc: str, column: str, shown: str
+) -> None:
+    message = single_problem(write_utf8(tmp_path, HEADER, one_row(email, cc)))
+
+    assert message.startswith(f"recipients.csv:2 [{column}]: “{shown}” is not a valid address: ")
+
+
+def test_two_addresses_in_the_email_column_say_where_the_second_belongs(tmp_path: Path) -> None:
+    path = write_utf8(tmp_path, HEADER, one_row("duc.nv@phuong8.example; vanphong@phuong8.example"))
+    assert "move the others to the cc column" in single_problem(path)
+
+
+@pytest.mark.parametrize("column", ["email", "cc"])
+def test_a_line_break_in_an_address_cell_is_one_problem(tmp_path: Path, column: str) -> None:
+    injected = "duc.nv@phuong8.example\r\nBcc: all@phuong8.example"
+    row = one_row(injected) if column == "email" else one_row("duc.nv@phuong8.example", injected)
+    message = single_problem(write_utf8(tmp_path, HEADER, row))
+    assert message.startswith(f"recipients.csv:2 [{column}]: contains a line break")
+
+
+# --- invisible characters copied from Word, Excel and web pages ---------------------------------------------------
+
+
+def with_invisible_characters(row: list[int | str]) -> list[int | str]:
+    order, group, organisation, position, salutation, name, email, cc = row
+    return [
+        order,
+        f"\ufeff{group}",  # BOM
+        str(organisation).replace(" ", "\u00a0\u00a0", 1),  # two no-break spaces
+        f"\u200e{position}\u200f",  # left-to-right and right-to-left marks
+        f"{salutation}\u3000",  # ideographic space
+        str(name).replace(" ", "\u200b ", 1).replace("n", "n\u00ad", 1),  # zero-width space, soft hyphen
+        str(email).replace("@", "\u200b@").replace(".example", "\u2060.example") + "\u00a0",
+        str(cc).replace("; ", ";\u202f\u202f"),  # narrow no-break spaces
+    ]
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+def test_invisible_characters_are_removed_and_unicode_spaces_made_plain(tmp_path: Path, writer: Writer) -> None:
+    header = ["STT", "Nhóm\u00a0", "\u200bĐơn vị", "Chức\u00a0vụ", "Danh xưng", "Họ\u00a0và\u00a0tên", "Email", "CC"]
+
+    reading = read_recipients(writer(tmp_path, header, [with_invisible_characters(row) for row in ROWS]))
+
+    assert reading.problems == []
+    assert reading.recipients == EXPECTED
+    noted = {(note.row, note.column) for note in reading.notes}
+    changed = {"Nhóm", "Chức vụ", "Họ và tên", "Email"}  # the cells that had invisible characters
+    assert noted == {(row, column) for row in (2, 3, 4) for column in changed}
+    name_note = next(n for n in reading.notes if (n.row, n.column) == (3, "Họ và tên"))
+    assert name_note.message == (
+        "invisible characters copied from another program (U+00AD, U+200B) were removed; "
+        "the value is “Trần Thị Ánh Tuyết”"
+    )
+
+
+def test_every_unicode_space_is_made_plain() -> None:
+    spaces = [chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) == "Zs"]
+    assert [clean_text(f"a{space}{space}b") for space in spaces] == ["a b"] * len(spaces)
+
+
+# --- XLSX cells outside the table ---------------------------------------------------------------------------------
+
+
+def test_an_xlsx_value_in_a_column_without_a_header_names_the_cell(tmp_path: Path) -> None:
+    rows = [[*ROWS[0], "", "gọi trước"], ROWS[1], ROWS[2]]  # J2, two columns right of the last header (H)
+
+    message = single_problem(write_xlsx(tmp_path, HEADER, rows))
+
+    assert message == (
+        "recipients.xlsx:2 [column J]: cell J2 has a value but column J has no header; give the column a header "
+        "or clear it"
+    )
+
+
+@pytest.mark.parametrize("writer", [write_utf8, write_xlsx], ids=["csv", "xlsx"])
+def test_a_value_under_an_empty_header_cell_names_the_cell(tmp_path: Path, writer: Writer) -> None:
+    header = [*HEADER, "", "Ghi chú"]
+    rows = [[*ROWS[0], "", ""], [*ROWS[1], "x", "đến muộn"], [*ROWS[2], "", ""]]
+
+    message = single_problem(writer(tmp_path, header, rows))
+
+    assert "delimiter" not in message
+    assert message.startswith(f"{writer(tmp_path, header, rows).name}:3 [column I]: cell I3 has a value but column I")
+
+
+# --- what read_recipients returns ---------------------------------------------------------------------------------
+
+
+def test_reading_keeps_the_valid_recipients_and_the_rejected_rows_with_their_cleaned_values(tmp_path: Path) -> None:
+    rows = [*ROWS, [4, "Khu phố", "Ban điều hành Khu phố 3", "Trưởng ban", "Ông", "", "Lê Bảo <bao@kp3.example>", ""]]
+    header = ["STT", "Nhóm", "Đơn vị", "Chức vụ", "Danh xưng", "Họ và tên", "Email", "Đồng gửi"]
+
+    reading = read_recipients(write_xlsx(tmp_path, header, rows))
+
+    assert isinstance(reading, Reading)
+    assert reading.recipients == EXPECTED
+    [problem] = reading.problems
+    assert reading.rejected == [
+        RejectedRow(
+            row=5,
+            values={
+                "order": "4",
+                "group": "Khu phố",
+                "organisation": "Ban điều hành Khu phố 3",
+                "position": "Trưởng ban",
+                "salutation": "Ông",
+                "name": "",
+                "email": "bao@kp3.example",
+                "cc": "",
+            },
+            problems=[problem],
+        )
+    ]
+    assert (problem.row, problem.column) == (5, "Họ và tên")
+    assert [(note.row, note.column) for note in reading.notes] == [(5, "Email")]
 
 
 # --- bad input: every problem, located ----------------------------------------------------------------------------
@@ -427,10 +755,11 @@ def test_all_missing_required_columns_are_reported_at_once(tmp_path: Path, write
         load_recipients(path)
     problems = caught.value.problems
 
-    missing = ["group", "organisation", "position", "salutation"]
+    missing = {"organisation": "Đơn vị", "position": "Chức vụ", "salutation": "Danh xưng"}  # "group" is optional
     assert len(problems) == len(missing)
-    for problem, column in zip(problems, missing, strict=True):
-        assert f"“{column}”" in problem.message
+    for problem, (column, vietnamese) in zip(problems, missing.items(), strict=True):
+        assert f"“{column}” ({vietnamese})" in problem.message  # either spelling fixes it
+        assert "STT, Họ và tên, Email, Ghi chú" in problem.message
         assert problem.row == 1
 
 
