@@ -1,14 +1,19 @@
 """Per-recipient rendering: Jinja2 templates to the invitation PDF (WeasyPrint) and the email bodies.
 
 One `Renderer` serves a whole campaign: it compiles the templates and parses the stylesheet once, and
-shares one `FontConfiguration` between all letters (a new one per document leaks memory).
+shares one `FontConfiguration` between all letters (a new one per document leaks memory). The templates
+run in the sandbox of `templating`; what WeasyPrint only logs about the stylesheet or the letter's CSS
+is kept in `Renderer.warnings` for `check` to show.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import mimetypes
-import traceback
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -19,8 +24,9 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from .errors import TemplateError
-from .models import Campaign, Letter, Recipient
-from .vntext import filename_part, vn_date, vn_time, vn_weekday
+from .models import Campaign, Letter, Page, Recipient
+from .templating import FolderLoader, TemplateFileError, describe, doc_number, make_environment, template_fields
+from .vntext import filename_part
 
 LETTER = "letter.html"
 STYLESHEET = "letter.css"
@@ -46,55 +52,29 @@ class JailedFetcher(URLFetcher):
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             raise ValueError(f"only files under {self.root} may be loaded, not {url}")
         path = Path(unquote(parts.path)).resolve()
-        if not path.is_relative_to(self.root) or not path.is_file():
+        if not path.is_relative_to(self.root):
             raise ValueError(f"only files under {self.root} may be loaded, not {url}")
+        if not path.is_file():
+            raise ValueError(f"{path.relative_to(self.root)} was not found in the templates folder")
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
 
 
-def doc_number(number: object) -> str:
-    """Document numbers below 10 are zero-padded ("05"), as the decree asks."""
-    text = str(number)
-    return f"{int(text):02d}" if text.isdigit() else text
-
-
-def make_environment(templates_dir: Path) -> jinja2.Environment:
-    """StrictUndefined: a misspelt field is an error, not a blank in 65 letters. Merge data is only ever
-    passed as variables, never compiled, so a `{{` in a name stays text."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(["html"]),
-        keep_trailing_newline=False,
-    )
-    env.filters.update(vn_date=vn_date, vn_time=vn_time, vn_weekday=vn_weekday, doc_number=doc_number)
-    return env
-
-
-def page_rule(page: dict[str, Any]) -> str:
-    return (
-        f"@page {{ size: {page.get('size', 'A4')}; margin: {page.get('margin_top', '20mm')} "
-        f"{page.get('margin_right', '15mm')} {page.get('margin_bottom', '20mm')} {page.get('margin_left', '30mm')}; }}"
-    )
+def page_rule(page: Page) -> str:
+    margins = f"{page.margin_top} {page.margin_right} {page.margin_bottom} {page.margin_left}"
+    return f"@page {{ size: {page.size}; margin: {margins}; }}"
 
 
 class Renderer:
     def __init__(self, campaign: Campaign):
         self.campaign = campaign
-        self.attach_pdf = bool(campaign.data["campaign"].get("attach_pdf", True))
         self.fetcher = JailedFetcher(campaign.templates_dir)
         self.font_config = FontConfiguration()
-        env = make_environment(campaign.templates_dir)
-        self.templates = {name: self._load(env, name) for name in TEMPLATES}
-        stylesheet = campaign.templates_dir / STYLESHEET
-        css_text = stylesheet.read_text(encoding="utf-8") if stylesheet.is_file() else ""
-        self.css = CSS(
-            string=page_rule(campaign.data.get("page", {})) + "\n" + css_text,
-            base_url=f"{campaign.templates_dir}/",
-            url_fetcher=self.fetcher,
-            font_config=self.font_config,
-        )
-        self.shared_context = {key: value for key, value in campaign.data.items() if key not in ("smtp", "imap")} | {
+        self.warnings: list[str] = []  # stylesheet and layout problems that do not stop the letters
+        self.env = make_environment(campaign.templates_dir)
+        self.templates = {name: self._load(self.env, name) for name in TEMPLATES}
+        self.stylesheets = [self._page_stylesheet(), self._stylesheet()]
+        self.shared_context = campaign.template_data | {
             "sender": {"name": campaign.sender.name, "email": campaign.sender.email}
         }
 
@@ -103,8 +83,52 @@ class Renderer:
             return env.get_template(name)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"{self.campaign.templates_dir / name}: template not found") from None
-        except jinja2.TemplateSyntaxError as error:
-            raise TemplateError(f"{error.filename}:{error.lineno}: {error.message}") from None
+        except TemplateFileError as error:
+            raise TemplateError(str(error)) from None
+        except Exception as error:  # a syntax error, or a template nested too deep to parse
+            raise TemplateError(describe(error, self.campaign.templates_dir, name)) from None
+
+    def _page_stylesheet(self) -> CSS:
+        """[page] of campaign.toml, before letter.css (which may override it); its values are checked by the
+        campaign schema."""
+        return CSS(string=page_rule(self.campaign.page), font_config=self.font_config)
+
+    def _stylesheet(self) -> CSS:
+        """letter.css. WeasyPrint only logs what it cannot use ("Ignored `colr: red` at 12:3"); those become
+        `warnings` located in letter.css. A refused URL or a file that is not UTF-8 is a `TemplateError`."""
+        text = read_stylesheet(self.campaign.templates_dir)
+        if text is None:
+            self.warnings.append(
+                f"templates/{STYLESHEET} was not found, so the letter uses only the built-in page settings "
+                "(size and margins) and no other styling"
+            )
+        with weasyprint_warnings() as messages:
+            try:
+                css = CSS(
+                    string=text or "",
+                    base_url=f"{self.campaign.templates_dir}/",
+                    url_fetcher=self.fetcher,
+                    font_config=self.font_config,
+                )
+            except FatalURLFetchingError as error:
+                raise TemplateError(f"{STYLESHEET}: {error.__cause__ or error}") from None
+        self._warn(stylesheet_warning(message) for message in messages)
+        return css
+
+    def unused_keys(self) -> list[str]:
+        """Keys added to the letter's tables in campaign.toml that no template reads: a misspelling, or a
+        template still to be written."""
+        used = template_fields(self.env, TEMPLATES)
+        return [
+            f"campaign.toml{f':{line}' if line else ''} [{key}] is not used by any template; check its spelling, "
+            f"or show it in a template as {{{{ {key} }}}}"
+            for key, line in self.campaign.custom_keys.items()
+            if tuple(key.split(".", 1)) not in used
+        ]
+
+    def _warn(self, warnings: Iterable[str]) -> None:
+        """Each warning once: a problem of the letter's layout shows up for every recipient."""
+        self.warnings += [w for w in dict.fromkeys(warnings) if w not in self.warnings]
 
     def render(self, recipient: Recipient, *, with_pdf: bool = True) -> Letter:
         """Everything one recipient gets; raises `TemplateError` naming template file:line and the row.
@@ -114,7 +138,7 @@ class Renderer:
         html = self._fill(LETTER, context, recipient)
         return Letter(
             recipient=recipient,
-            pdf=self.pdf(html, recipient) if self.attach_pdf and with_pdf else None,
+            pdf=self.pdf(html, recipient) if self.campaign.attach_pdf and with_pdf else None,
             subject=" ".join(self._fill(SUBJECT, context, recipient).split()),
             text=self._fill(TEXT_BODY, context, recipient).rstrip() + "\n",
             html=self._fill(HTML_BODY, context, recipient),
@@ -125,37 +149,32 @@ class Renderer:
     def _fill(self, name: str, context: dict[str, Any], recipient: Recipient) -> str:
         try:
             return self.templates[name].render(context)
-        except jinja2.TemplateError as error:
-            raise TemplateError(
-                f"{template_location(error, name)}: {error} (recipients row {recipient.row}, {recipient.name})"
-            ) from None
+        except Exception as error:  # templates are input: a sandbox violation, 1/0 or a wrong type is reported
+            where = describe(error, self.campaign.templates_dir, name)
+            raise TemplateError(f"{where} (recipients row {recipient.row}, {recipient.name})") from None
 
     def pdf(self, html: str, recipient: Recipient) -> bytes:
         document = HTML(string=html, base_url=f"{self.campaign.templates_dir}/", url_fetcher=self.fetcher)
-        try:
-            return document.write_pdf(stylesheets=[self.css], font_config=self.font_config)
-        except FatalURLFetchingError as error:
-            raise TemplateError(f"{LETTER}: {error.__cause__} (recipients row {recipient.row})") from None
+        with weasyprint_warnings() as messages:
+            try:
+                pdf = document.write_pdf(stylesheets=self.stylesheets, font_config=self.font_config)
+            except FatalURLFetchingError as error:
+                raise TemplateError(
+                    f"{LETTER} or {STYLESHEET}: {error.__cause__ or error} (recipients row {recipient.row})"
+                ) from None
+        self._warn(layout_warning(message) for message in messages)
+        return pdf
 
     def attachment_name(self, recipient: Recipient) -> str:
         """ASCII-only, so that every mail client shows it (some Outlook versions show RFC 2231 names as ATT00001)."""
-        document = self.campaign.data["document"]
-        prefix = self.campaign.data["campaign"].get("attachment_prefix", "Invitation")
-        number = filename_part(f"{doc_number(document['number'])}-{document['symbol']}")
-        return f"{filename_part(prefix)}_{number}_{filename_part(recipient.name)}.pdf"
+        campaign = self.campaign
+        number = filename_part(f"{doc_number(campaign.document_number)}-{campaign.document_symbol}")
+        return f"{filename_part(campaign.attachment_prefix)}_{number}_{filename_part(recipient.name)}.pdf"
 
     def attachment_description(self, recipient: Recipient) -> str:
         """The attachment's name in full Vietnamese, for clients that show Content-Description."""
-        type_name = self.campaign.data["letter"].get("type_name", "Invitation").capitalize()
+        type_name = self.campaign.type_name.capitalize()
         return f"{type_name} – {recipient.salutation} {recipient.name}"
-
-
-def template_location(error: Exception, fallback: str) -> str:
-    """ "letter.html:12" from the frames Jinja2 puts into the traceback of a render-time error."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if frame.filename.endswith(TEMPLATES):
-            return f"{Path(frame.filename).name}:{frame.lineno}"
-    return fallback
 
 
 def embedded_fonts(pdf: bytes) -> dict[str, bool]:
@@ -177,3 +196,83 @@ def embedded_fonts(pdf: bytes) -> dict[str, bool]:
             name = str(font.get("/BaseFont", "?")).lstrip("/")
             fonts[name.split("+", 1)[-1]] = embedded
     return fonts
+
+
+# --- stylesheet -----------------------------------------------------------------------------------
+
+
+def read_stylesheet(templates_dir: Path) -> str | None:
+    """letter.css, or None when there is none. Read by the templates' rules: a link out of the templates
+    folder or a file that is not UTF-8 is a `TemplateError`."""
+    try:
+        return FolderLoader(templates_dir).read(STYLESHEET)
+    except jinja2.TemplateNotFound:
+        return None
+    except TemplateFileError as error:
+        raise TemplateError(str(error)) from None
+
+
+@contextmanager
+def weasyprint_warnings() -> Iterator[list[str]]:
+    """The warnings WeasyPrint logs inside the block (it logs CSS problems instead of raising)."""
+    messages: list[str] = []
+    handler = _Collector(messages)
+    logger = logging.getLogger("weasyprint")
+    level = logger.level
+    raise_level = not logger.isEnabledFor(logging.WARNING)  # an application that silenced warnings
+    if raise_level:
+        logger.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        if raise_level:
+            logger.setLevel(level)
+
+
+class _Collector(logging.Handler):
+    def __init__(self, messages: list[str]):
+        super().__init__(logging.WARNING)
+        self.messages = messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+POSITION = re.compile(r" at (\d+):(\d+)")
+IGNORED = re.compile(r"Ignored `(?P<name>[^:`]*):(?P<value>.*)` at (\d+):(\d+), (?P<reason>.*)", re.S)
+IMPORT = re.compile(r"@import rule '(?P<target>.*)' not at the beginning of the.*", re.S)
+
+
+def css_message(message: str) -> tuple[tuple[int, int] | None, str]:
+    """WeasyPrint's "Ignored `colr: red` at 12:3, unknown property." as ((12, 3), "ignored “colr: red”:
+    unknown property"); other messages lose their position and their capital."""
+    message = message.strip().rstrip(".")
+    found = POSITION.search(message)
+    position = (int(found[1]), int(found[2])) if found else None
+    if ignored := IGNORED.fullmatch(message):
+        position = (int(ignored[3]), int(ignored[4]))
+        return position, f"ignored “{ignored['name'].strip()}: {ignored['value'].strip()}”: {ignored['reason']}"
+    if imported := IMPORT.fullmatch(message):
+        # letter.css comes after the page rule, so WeasyPrint never honours an @import in it
+        return position, f"ignored “@import {imported['target'].strip()}”: {STYLESHEET} cannot import stylesheets"
+    text = POSITION.sub("", message, count=1)
+    return position, text[:1].lower() + text[1:]
+
+
+def stylesheet_warning(message: str) -> str:
+    """ "letter.css:12:3: …"."""
+    position, text = css_message(message)
+    if position is None:
+        return f"{STYLESHEET}: {text}"
+    line, column = position
+    return f"{STYLESHEET}:{line}:{column}: {text}"
+
+
+def layout_warning(message: str) -> str:
+    """A problem found while laying out a letter. A located one is CSS inside letter.html (a `<style>` or a
+    `style=` attribute, counted from its own start, so the position is left out); letter.css itself was
+    parsed before."""
+    position, text = css_message(message)
+    return f"{LETTER}: {text}" if position else f"{LETTER} or {STYLESHEET}: {text}"

@@ -189,3 +189,14 @@ def test_a_long_letter_numbers_its_pages_from_the_second(campaign_dir, seed_reci
     assert first == []
     assert "".join(c["text"] for c in second) == "2"
     assert second[0]["size"] == pytest.approx(13, abs=0.1)
+
+
+def test_the_seed_stylesheet_and_letter_give_no_warnings(seed_renderer, seed_recipients):
+    seed_renderer.render(seed_recipients[0])
+    assert seed_renderer.warnings == []
+
+
+def test_a_missing_file_inside_the_templates_folder_is_named(campaign_dir, seed_recipients):
+    add_to_letter(campaign_dir, '<link rel="attachment" href="programme.pdf">')
+    with pytest.raises(TemplateError, match=r"programme.pdf was not found in the templates folder \(recipients row"):
+        Renderer(load_campaign(campaign_dir)).render(seed_recipients[0])
