@@ -1,96 +1,21 @@
-"""The ledger: every campaign, recipient, message and state change, in SQLite.
-
-This is the only module that writes the database. Every transition is one committed transaction,
-so after a crash the ledger says exactly what is known: a message is claimed (`sending`) before SMTP
-and `sent` only after the server's 250; anything found still `sending` at start-up becomes `unknown`
-and is never resent without the user's say-so.
-"""
+"""Messages and their events: every transition is one committed transaction, so after a crash the ledger
+says exactly what is known."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
-from .errors import LedgerError
-from .models import Campaign, Recipient
-
-QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "queued", "sending", "sent", "deferred", "failed", "unknown"
-STATES = (QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN)
-REFUSED = "refused"  # an event, not a state: one address of a sent message was refused
-DUE = (QUEUED, DEFERRED)
-
-migrations = Migrations("mailmerge")
-
-
-@migrations()
-def m001_ledger(db: Database) -> None:
-    db["campaigns"].create({"slug": str, "folder": str, "sender": str, "created_at": str, "updated_at": str}, pk="slug")
-    db["recipients"].create(
-        {
-            "campaign": str,
-            "recipient_id": str,
-            "email": str,
-            "name": str,
-            "salutation": str,
-            "group_name": str,
-            "organisation": str,
-            "position": str,
-            "data": str,
-            "updated_at": str,
-        },
-        pk=("campaign", "recipient_id"),
-        foreign_keys=[("campaign", "campaigns", "slug")],
-    )
-    db["messages"].create(
-        {
-            "id": int,
-            "campaign": str,
-            "recipient_id": str,
-            "kind": str,
-            "message_id": str,
-            "state": str,
-            "attempts": int,
-            "envelope_to": str,
-            "subject": str,
-            "pdf_sha256": str,
-            "pdf_size": int,
-            "merged": str,
-            "smtp_code": int,
-            "smtp_reply": str,
-            "created_at": str,
-            "updated_at": str,
-        },
-        pk="id",
-        not_null={"campaign", "recipient_id", "kind", "message_id", "state", "attempts"},
-        defaults={"attempts": 0},
-        foreign_keys=[("campaign", "campaigns", "slug")],
-    )
-    db["messages"].create_index(["campaign", "recipient_id", "kind"], unique=True)
-    db["messages"].create_index(["message_id"], unique=True)
-    db["messages"].create_index(["campaign", "state"])
-    db["events"].create(
-        {"id": int, "message": int, "at": str, "state": str, "code": int, "reply": str, "address": str, "detail": str},
-        pk="id",
-        not_null={"message", "at", "state"},
-        foreign_keys=[("message", "messages", "id")],
-    )
-    db["events"].create_index(["message"])
-    for action in ("UPDATE", "DELETE"):
-        db.execute(
-            f"CREATE TRIGGER events_append_only_{action.lower()} BEFORE {action} ON events "
-            "BEGIN SELECT RAISE(ABORT, 'the events table is append-only'); END"
-        )
+from ..errors import LedgerError
+from ..models import Campaign, Recipient
+from .schema import DEFERRED, DUE, FAILED, QUEUED, REFUSED, SENDING, SENT, UNKNOWN, migrations
+from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
 
 
 @dataclass(frozen=True)
@@ -122,20 +47,25 @@ def utc_now() -> datetime:
 class Ledger:
     """One campaign ledger file. Not thread-safe: use it from one thread (the CLI's event loop)."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now, read_only: bool = False):
+        """A writer checks at once that it can write (a read-only or full ledger fails here, before anything
+        is sent); a reader (`read_only`) also works on a read-only file, folder or disk."""
         self.path = path
         self.clock = clock
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = Database(path)
-            self.db.execute("PRAGMA busy_timeout = 10000")
-            self.db.enable_wal()
-            self.db.execute("PRAGMA synchronous = FULL")
-            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db = open_reader(path) if read_only else open_writer(path)
             self._check_version()
-            migrations.apply(self.db)
-        except sqlite3.DatabaseError as error:
-            raise LedgerError(f"{path}: cannot open the ledger ({error})") from None
+            if not read_only:
+                migrations.apply(self.db)
+                self._probe_write()
+        except (sqlite3.Error, OSError) as error:
+            raise ledger_error(path, folder_error(path) or error) from None
+
+    def _probe_write(self) -> None:
+        """SQLite opens a file it may not write read-only without saying so; find out now, not mid-send."""
+        with self.db.atomic():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            self.db.execute(f"PRAGMA user_version = {int(version)}")
 
     def close(self) -> None:
         self.db.close()
@@ -153,21 +83,9 @@ class Ledger:
     def now(self) -> str:
         return self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self) -> AbstractContextManager[None]:
         """Only one sending process per ledger; the OS drops the lock if the process dies."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(handle)
-            raise LedgerError(f"another mailmerge process is sending with {self.path}; wait for it to end") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            os.close(handle)
+        return exclusive_lock(self.path)
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -206,6 +124,7 @@ class Ledger:
         params |= {f"allowed{i}": value for i, value in enumerate(allowed)}
         return self.db.execute(sql, params).fetchone() is not None
 
+    @guarded
     def register(self, campaign: Campaign, recipients: list[Recipient], kind: str, message_ids: dict[str, str]) -> int:
         """Record the campaign and its recipients; queue a message of `kind` for whoever has none yet.
         Returns how many were newly queued."""
@@ -248,6 +167,7 @@ class Ledger:
                     queued += 1
         return queued
 
+    @guarded
     def recover_interrupted(self) -> list[MessageRow]:
         """Start-up: whatever is still `sending` was cut off mid-send; whether it left is unknown."""
         with self.db.atomic():
@@ -257,6 +177,7 @@ class Ledger:
                 self._event(row.id, UNKNOWN, detail="the previous run stopped while this message was being sent")
         return stuck
 
+    @guarded
     def claim(self, prepared: Prepared) -> bool:
         """queued/deferred -> sending, committed before any SMTP command for this message."""
         with self.db.atomic():
@@ -275,6 +196,7 @@ class Ledger:
                 self._event(prepared.message, SENDING)
         return moved
 
+    @guarded
     def record_sent(
         self, message: int, code: int, reply: str, refused: dict[str, tuple[int, str]] | None = None
     ) -> None:
@@ -284,6 +206,7 @@ class Ledger:
             for address, (refused_code, refused_reply) in (refused or {}).items():
                 self._event(message, REFUSED, code=refused_code, reply=refused_reply, address=address)
 
+    @guarded
     def record_outcome(
         self, message: int, state: str, *, code: int | None, reply: str | None, detail: str | None = None
     ) -> None:
@@ -295,6 +218,7 @@ class Ledger:
             self._require(moved, message)
             self._event(message, state, code=code, reply=reply, detail=detail)
 
+    @guarded
     def requeue_unknown(self, campaign: str, recipient_ids: set[str] | None = None) -> int:
         """unknown -> queued, on the user's explicit confirmation (`mailmerge resend --unknown`)."""
         with self.db.atomic():
@@ -320,11 +244,13 @@ class Ledger:
             for r in self.db["messages"].rows_where(where, params, order_by="id")
         ]
 
+    @guarded
     def due(self, campaign: str, kind: str, recipient_ids: set[str] | None = None) -> list[MessageRow]:
         """Messages still to send (queued or deferred), in queue order."""
         rows = self._rows("campaign = ? AND kind = ? AND state IN (?, ?)", [campaign, kind, *DUE])
         return [r for r in rows if recipient_ids is None or r.recipient_id in recipient_ids]
 
+    @guarded
     def status(self, campaign: str, kind: str = "invitation") -> list[dict[str, Any]]:
         """One row per recipient: who they are and where their message of `kind` stands."""
         return list(

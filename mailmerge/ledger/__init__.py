@@ -1,0 +1,26 @@
+"""The ledger: every campaign, recipient, message and state change, in SQLite.
+
+This is the only package that writes the database. Every transition is one committed transaction, so
+after a crash the ledger says exactly what is known: a message is claimed (`sending`) before SMTP and
+`sent` only after the server's 250; anything found still `sending` at start-up becomes `unknown` and is
+never resent without the user's say-so.
+"""
+
+from .messages import Ledger, MessageRow, Prepared
+from .schema import DEFERRED, DUE, FAILED, INVITATION, QUEUED, REFUSED, SENDING, SENT, STATES, UNKNOWN
+
+__all__ = [
+    "DEFERRED",
+    "DUE",
+    "FAILED",
+    "INVITATION",
+    "QUEUED",
+    "REFUSED",
+    "SENDING",
+    "SENT",
+    "STATES",
+    "UNKNOWN",
+    "Ledger",
+    "MessageRow",
+    "Prepared",
+]

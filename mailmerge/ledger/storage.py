@@ -1,0 +1,120 @@
+"""The ledger file: opening it to write or to read, one sender at a time, and what a failure of the file
+or the disk means to the user."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import functools
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from sqlite_utils import Database
+
+from ..errors import LedgerError
+
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def ledger_error(path: Path, error: sqlite3.Error | OSError) -> LedgerError:
+    """What went wrong with the ledger file, in words that say what to do about it."""
+    text = str(error).lower()
+    number = getattr(error, "errno", None)
+    if "readonly" in text or number in READ_ONLY_ERRNOS:
+        return LedgerError(
+            f"cannot write the ledger {path}: the file, its folder or the disk is read-only; make it writable "
+            "(or copy the campaign folder to a writable place) and run the command again"
+        )
+    if "full" in text or number in FULL_ERRNOS:
+        return LedgerError(
+            f"cannot write the ledger {path}: the disk is full; free some space and run the command again"
+        )
+    if "locked" in text or "busy" in text:
+        return LedgerError(f"the ledger {path} is locked by another program; close it and run the command again")
+    if "not a database" in text or "malformed" in text:
+        return LedgerError(f"{path} is not a readable ledger ({error}); restore it from a backup")
+    return LedgerError(f"the ledger {path} cannot be used: {error}")
+
+
+def folder_error(path: Path) -> OSError | None:
+    """What SQLite reports as "unable to open" or "disk I/O error" is often the folder: SQLite must create
+    its journal files next to the ledger and grow them."""
+    try:
+        with tempfile.TemporaryFile(dir=path.parent) as probe:
+            probe.write(bytes(65536))
+            probe.flush()
+            os.fsync(probe.fileno())
+            return None
+    except OSError as error:
+        return error
+
+
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def guarded(method: Callable[Params, Result]) -> Callable[Params, Result]:
+    """SQLite and file-system errors leave a `Ledger` method as a `LedgerError` that says what to do."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.Error, OSError) as error:
+            raise ledger_error(args[0].path, error) from None  # type: ignore[attr-defined]
+
+    return wrapper
+
+
+def open_writer(path: Path) -> Database:
+    """WAL, full fsync on every commit, foreign keys checked; waits up to 10 s for another writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.enable_wal()
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+def open_reader(path: Path) -> Database:
+    return Database(reader_connection(path))
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Held by the one process sending with the ledger at `path`; the OS drops it if the process dies."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise ledger_error(lock_path, error) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        raise LedgerError(f"another mailmerge process is sending with {path}; wait for it to end") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
+
+
+def reader_connection(path: Path) -> sqlite3.Connection:
+    """Read-only access. On a read-only disk SQLite cannot create the WAL index (`-shm`), so the file is
+    then opened as immutable: nobody can be writing it there."""
+    if not path.is_file():
+        raise LedgerError(f"no ledger at {path}")
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True)
