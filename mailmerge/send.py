@@ -1,15 +1,15 @@
 """SMTP delivery: N reused aiosmtplib connections, a shared rate limit, retries and the crash-safe
 order of writes (claim committed before MAIL FROM, `sent` only after the 250 to DATA).
 
-Nothing here prints or prompts: progress goes to a callback, the password comes in as an argument.
+A run that is cancelled (Ctrl-C) records what each message it had in flight became: cancelled before
+DATA it is `deferred` (nothing left), during DATA `unknown` (the server may have it).
+
+Nothing here prints or prompts: progress goes to callbacks, the password comes in as an argument.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,9 +17,19 @@ from dataclasses import dataclass, field
 import aiosmtplib
 from aiosmtplib import SMTPRecipientRefused, SMTPResponseException
 
+from .connection import connect, quit_quietly, where
 from .errors import SendError
 from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Ledger, Prepared
 from .models import SendSettings, ServerSettings
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Whom a message is for, as a user names them: the recipient ID, the name and the email."""
+
+    id: str
+    name: str
+    email: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,19 @@ class Outgoing:
     @property
     def envelope_to(self) -> list[str]:
         return self.prepared.envelope_to
+
+    @property
+    def invitee(self) -> Invitee:
+        merged = self.prepared.merged
+        return Invitee(str(merged["id"]), str(merged["name"]), self.envelope_to[0])
+
+
+@dataclass
+class Attempt:
+    """A message between its claim and its recorded outcome, and the SMTP command it has reached."""
+
+    out: Outgoing
+    stage: str = "MAIL FROM"
 
 
 @dataclass(frozen=True)
@@ -90,77 +113,21 @@ class TokenBucket:
                 await asyncio.sleep(delay)
 
 
-def tls_context(settings: ServerSettings) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
-    if not settings.verify_certificate:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def where(settings: ServerSettings) -> str:
-    return f"{settings.host}:{settings.port}"
-
-
-async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.SMTP:
-    """An open, authenticated connection, or a `SendError` saying what is wrong and what to do."""
-    if settings.username and settings.security == "none" and not settings.allow_plaintext_auth:
-        raise SendError(
-            f"refusing to send the password for {settings.username} unencrypted to {where(settings)}: "
-            'use security = "starttls" or "tls", or set allow_plaintext_auth = true in [smtp]'
-        )
-    smtp = aiosmtplib.SMTP(
-        hostname=settings.host,
-        port=settings.port,
-        use_tls=settings.security == "tls",
-        start_tls=settings.security == "starttls",
-        tls_context=tls_context(settings) if settings.security != "none" else None,
-        timeout=settings.timeout,
-        local_hostname=socket.gethostname(),
-    )
-    try:
-        await smtp.connect()
-        if settings.username:
-            if password is None:
-                raise SendError(f"no password for {settings.username} at {where(settings)}")
-            await smtp.login(settings.username, password)
-    except (aiosmtplib.SMTPException, OSError) as error:
-        smtp.close()
-        if (cert_error := certificate_error(error)) is not None:
-            raise SendError(
-                f"the TLS certificate of {where(settings)} could not be verified ({cert_error.verify_message}); "
-                "if the server uses an internal CA, set ca_file in [smtp]"
-            ) from None
-        if isinstance(error, aiosmtplib.SMTPAuthenticationError):
-            raise SendError(
-                f"{where(settings)} refused the login for {settings.username}: {error.code} {error.message}"
-            ) from None
-        raise SendError(f"cannot connect to {where(settings)}: {error}") from None
-    return smtp
-
-
-def certificate_error(error: BaseException | None) -> ssl.SSLCertVerificationError | None:
-    """The certificate failure behind an error, however deep aiosmtplib wrapped it."""
-    while error is not None:
-        if isinstance(error, ssl.SSLCertVerificationError):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
-
-
 def by_code(code: int, reply: str, detail: str | None = None) -> Outcome:
     return Outcome(DEFERRED if 400 <= code < 500 else FAILED, code, reply, detail=detail)
 
 
-async def transmit(smtp: aiosmtplib.SMTP, out: Outgoing) -> Outcome:
-    """One message through MAIL, RCPT and DATA. Partial refusals are returned, never raised.
+async def transmit(smtp: aiosmtplib.SMTP, attempt: Attempt) -> Outcome:
+    """One message through MAIL, RCPT and DATA, keeping `attempt.stage` current. Partial refusals are
+    returned, never raised.
 
     Only a connection lost or timed out *during DATA* leaves the outcome unknown: before that the
     server cannot have accepted the message."""
-    stage = "MAIL FROM"
+    out = attempt.out
+    attempt.stage = "MAIL FROM"
     try:
         await smtp.mail(out.envelope_from)
-        stage = "RCPT TO"
+        attempt.stage = "RCPT TO"
         invitee, *copies = out.envelope_to
         try:
             await smtp.rcpt(invitee)
@@ -173,19 +140,26 @@ async def transmit(smtp: aiosmtplib.SMTP, out: Outgoing) -> Outcome:
                 await smtp.rcpt(address)
             except SMTPRecipientRefused as error:
                 refused[address] = (error.code, error.message)
-        stage = "DATA"
+        attempt.stage = "DATA"
         response = await smtp.data(out.data)
     except SMTPResponseException as error:
         await reset(smtp)
-        return by_code(error.code, error.message, detail=f"refused at {stage}")
+        return by_code(error.code, error.message, detail=f"refused at {attempt.stage}")
     except (aiosmtplib.SMTPException, OSError) as error:
-        if stage == "DATA":
+        if attempt.stage == "DATA":
             return Outcome(
                 UNKNOWN,
                 detail=f"connection lost during DATA, the server may have accepted it: {error}",
             )
-        return Outcome(DEFERRED, detail=f"connection lost at {stage}, nothing was sent: {error}")
+        return Outcome(DEFERRED, detail=f"connection lost at {attempt.stage}, nothing was sent: {error}")
     return Outcome(SENT, response.code, response.message, refused)
+
+
+def cut_short(attempt: Attempt) -> Outcome:
+    """What an attempt cut short by a stop means: before DATA the server cannot have the message."""
+    if attempt.stage == "DATA":
+        return Outcome(UNKNOWN, detail="the run was interrupted during DATA; the server may have accepted it")
+    return Outcome(DEFERRED, detail=f"the run was interrupted at {attempt.stage}; nothing was sent")
 
 
 async def reset(smtp: aiosmtplib.SMTP) -> None:
@@ -198,7 +172,10 @@ async def reset(smtp: aiosmtplib.SMTP) -> None:
 
 class Delivery:
     """Runs one send: workers (one per connection) take rendered messages from a bounded queue,
-    claim each in the ledger, transmit it and record the outcome."""
+    claim each in the ledger, transmit it and record the outcome.
+
+    `on_claimed` hears of each message once its claim is committed, `on_outcome` once its outcome is:
+    in between, the message is in flight (`in_flight`, by ledger id)."""
 
     def __init__(
         self,
@@ -207,12 +184,16 @@ class Delivery:
         password: str | None,
         policy: Policy,
         on_outcome: Callable[[Outgoing, Outcome], None] | None = None,
+        on_claimed: Callable[[Outgoing], None] | None = None,
     ):
         self.ledger = ledger
         self.settings = settings
         self.password = password
         self.policy = policy
         self.on_outcome = on_outcome or (lambda out, outcome: None)
+        self.on_claimed = on_claimed or (lambda out: None)
+        self.in_flight: dict[int, Attempt] = {}
+        self.stopping = False
         self.bucket = (
             TokenBucket(policy.rate_per_minute, capacity=policy.connections) if (policy.rate_per_minute) else None
         )
@@ -230,6 +211,10 @@ class Delivery:
             for smtp in self.connections:
                 await quit_quietly(smtp)
             raise
+        except asyncio.CancelledError:
+            for smtp in self.connections:
+                smtp.close()
+            raise
         queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=2 * self.policy.connections)
         self.remaining = total
         self.done = asyncio.Event()
@@ -246,12 +231,15 @@ class Delivery:
             interrupted = True
             raise
         finally:
+            self.stopping = True
             await stop([feeder, *workers, *retries])
             for smtp in self.connections:
                 if interrupted:
                     smtp.close()
                 else:
                     await quit_quietly(smtp)
+            if interrupted:
+                self.settle_interrupted()
         if self.crash:
             raise self.crash
         return self.summary
@@ -299,17 +287,14 @@ class Delivery:
                 continue
             if self.bucket:
                 await self.bucket.acquire()
+            if self.stopping:  # a cancellation swallowed by aiosmtplib must not start another message
+                return
             if not self.ledger.claim(out.prepared):
                 self.finish_unsent(1)  # no longer due: another process or an earlier run settled it
                 continue
-            if not self.connections[number].is_connected:
-                self.connections[number] = await self.reconnect(self.connections[number])
-            smtp = self.connections[number]
-            outcome = (
-                await transmit(smtp, out)
-                if smtp.is_connected
-                else Outcome(DEFERRED, detail=f"cannot reconnect to {where(self.settings)}, nothing was sent")
-            )
+            attempt = self.in_flight[out.prepared.message] = Attempt(out)
+            self.on_claimed(out)
+            outcome = await self.attempt(number, attempt)
             self.record(out, outcome)
             tries = self.tries[out.prepared.message]
             settings = self.policy.settings
@@ -320,6 +305,15 @@ class Delivery:
             else:
                 self.count(outcome)
                 self.settle()
+
+    async def attempt(self, number: int, attempt: Attempt) -> Outcome:
+        """Transmit on this worker's connection, reconnecting first if the server dropped it."""
+        if not self.connections[number].is_connected:
+            self.connections[number] = await self.reconnect(self.connections[number])
+        smtp = self.connections[number]
+        if not smtp.is_connected:
+            return Outcome(DEFERRED, detail=f"cannot reconnect to {where(self.settings)}, nothing was sent")
+        return await transmit(smtp, attempt)
 
     async def retry_later(self, out: Outgoing, delay: float, queue: asyncio.Queue) -> None:
         await asyncio.sleep(delay)
@@ -345,7 +339,16 @@ class Delivery:
             if self.consecutive_failures >= self.policy.settings.pause_after and not self.summary.paused:
                 last = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.detail
                 self.summary.paused = f"paused after {self.consecutive_failures} failures in a row (last: {last})"
+        del self.in_flight[message]
         self.on_outcome(out, outcome)
+
+    def settle_interrupted(self) -> None:
+        """Once every task has stopped: record what each attempt cut short became, so that nothing is
+        left `sending`."""
+        for attempt in list(self.in_flight.values()):
+            outcome = cut_short(attempt)
+            self.record(attempt.out, outcome)
+            self.count(outcome)
 
     def count(self, outcome: Outcome) -> None:
         attribute = {SENT: "sent", DEFERRED: "deferred", FAILED: "failed", UNKNOWN: "unknown"}[outcome.state]
@@ -354,36 +357,9 @@ class Delivery:
 
 async def stop(tasks: list[asyncio.Task]) -> None:
     """Cancel until every task is done: on Python 3.11 `asyncio.wait_for` (used by aiosmtplib) can swallow a
-    cancellation that races with a reply, and the task would then wait forever on an empty queue."""
+    cancellation that races with a reply, and the task would then go on. Our tasks need no time to clean up,
+    so a task still running shortly after is cancelled again."""
     while pending := [task for task in tasks if not task.done()]:
         for task in pending:
             task.cancel()
-        await asyncio.wait(pending, timeout=1)
-
-
-async def quit_quietly(smtp: aiosmtplib.SMTP) -> None:
-    if smtp.is_connected:
-        try:
-            await smtp.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            smtp.close()
-
-
-KEYRING_SERVICE = "mailmerge-smtp"
-PASSWORD_ENV = "MAILMERGE_SMTP_PASSWORD"
-
-
-def stored_password(settings: ServerSettings, env: str = PASSWORD_ENV, service: str = KEYRING_SERVICE) -> str | None:
-    """The password from the environment or the system keyring (service `mailmerge-smtp`, user
-    `username@host`); None if neither has it. Never from the campaign file, the ledger or argv."""
-    if not settings.username:
-        return None
-    if password := os.environ.get(env):
-        return password
-    try:
-        import keyring
-        from keyring.errors import KeyringError
-
-        return keyring.get_password(service, f"{settings.username}@{settings.host}")
-    except (KeyringError, RuntimeError):
-        return None
+        await asyncio.wait(pending, timeout=0.05)

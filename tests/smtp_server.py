@@ -28,13 +28,15 @@ class ScriptedHandler:
     """Accepts everything unless told otherwise, per address.
 
     `rcpt[address]` and `data[invitee]` are queues of answers used one per attempt ("451 …", "550 …",
-    DROP, STALL); once a queue is empty the answer is 250."""
+    STALL, and DROP for DATA); once a queue is empty the answer is 250. `stalled` lists the addresses
+    whose answer was held back, as the stalls begin."""
 
     rcpt: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     data: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     stall_seconds: float = 3.0
     received: list[Received] = field(default_factory=list)
     connections: int = 0
+    stalled: list[str] = field(default_factory=list)
 
     def answer_rcpt(self, address: str, *answers: str) -> None:
         self.rcpt[address].extend(answers)
@@ -50,8 +52,11 @@ class ScriptedHandler:
         return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        if self.rcpt.get(address):
-            return self.rcpt[address].popleft()
+        answer = self.rcpt[address].popleft() if self.rcpt.get(address) else None
+        if answer == STALL:
+            await self.stall(address)
+        elif answer:
+            return answer
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -64,8 +69,12 @@ class ScriptedHandler:
         if answer == DROP:
             server.transport.abort()
         elif answer == STALL:
-            await asyncio.sleep(self.stall_seconds)
+            await self.stall(invitee)
         return f"250 2.0.0 Ok: queued as {len(self.received):05d}"
+
+    async def stall(self, address: str) -> None:
+        self.stalled.append(address)
+        await asyncio.sleep(self.stall_seconds)
 
     def count_by_message_id(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)

@@ -1,0 +1,105 @@
+"""Opening an SMTP connection: TLS, login, and where the password comes from.
+
+Nothing here prints or prompts: a problem is a `SendError` saying what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+
+import aiosmtplib
+
+from .errors import SendError
+from .models import ServerSettings
+
+KEYRING_SERVICE = "mailmerge-smtp"
+PASSWORD_ENV = "MAILMERGE_SMTP_PASSWORD"
+
+
+def tls_context(settings: ServerSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    if not settings.verify_certificate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def where(settings: ServerSettings) -> str:
+    return f"{settings.host}:{settings.port}"
+
+
+async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.SMTP:
+    """An open, authenticated connection, or a `SendError` saying what is wrong and what to do."""
+    if settings.username and settings.security == "none" and not settings.allow_plaintext_auth:
+        raise SendError(
+            f"refusing to send the password for {settings.username} unencrypted to {where(settings)}: "
+            'use security = "starttls" or "tls", or set allow_plaintext_auth = true in [smtp]'
+        )
+    smtp = aiosmtplib.SMTP(
+        hostname=settings.host,
+        port=settings.port,
+        use_tls=settings.security == "tls",
+        start_tls=settings.security == "starttls",
+        tls_context=tls_context(settings) if settings.security != "none" else None,
+        timeout=settings.timeout,
+        local_hostname=socket.gethostname(),
+    )
+    try:
+        await smtp.connect()
+        if settings.username:
+            if password is None:
+                raise SendError(f"no password for {settings.username} at {where(settings)}")
+            await smtp.login(settings.username, password)
+    except (aiosmtplib.SMTPException, OSError) as error:
+        smtp.close()
+        raise connect_error(settings, error) from None
+    except BaseException:  # no password, or Ctrl-C while connecting
+        smtp.close()
+        raise
+    return smtp
+
+
+def connect_error(settings: ServerSettings, error: aiosmtplib.SMTPException | OSError) -> SendError:
+    if (cert_error := certificate_error(error)) is not None:
+        return SendError(
+            f"the TLS certificate of {where(settings)} could not be verified ({cert_error.verify_message}); "
+            "if the server uses an internal CA, set ca_file in [smtp]"
+        )
+    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+        return SendError(f"{where(settings)} refused the login for {settings.username}: {error.code} {error.message}")
+    return SendError(f"cannot connect to {where(settings)}: {error}")
+
+
+def certificate_error(error: BaseException | None) -> ssl.SSLCertVerificationError | None:
+    """The certificate failure behind an error, however deep aiosmtplib wrapped it."""
+    while error is not None:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+async def quit_quietly(smtp: aiosmtplib.SMTP) -> None:
+    if smtp.is_connected:
+        try:
+            await smtp.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+
+
+def stored_password(settings: ServerSettings, env: str = PASSWORD_ENV, service: str = KEYRING_SERVICE) -> str | None:
+    """The password from the environment or the system keyring (service `mailmerge-smtp`, user
+    `username@host`); None if neither has it. Never from the campaign file, the ledger or argv."""
+    if not settings.username:
+        return None
+    if password := os.environ.get(env):
+        return password
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+
+        return keyring.get_password(service, f"{settings.username}@{settings.host}")
+    except (KeyringError, RuntimeError):
+        return None
