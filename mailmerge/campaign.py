@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CampaignError, InputError, Problem
-from .models import Campaign, Sender, SendSettings, ServerSettings
+from .models import Campaign, Page, Sender, SendSettings, ServerSettings
 
 if TYPE_CHECKING:
     from . import schema
@@ -75,10 +75,11 @@ def load_campaign(folder: Path) -> Campaign:
         problems += [schema_problem(finding, str(path), lines) for finding in error.errors()]
     if problems:
         raise InputError(sorted(problems, key=lambda p: p.row or 0))
-    return build(parsed, folder)
+    custom = {f"{table}.{key}": located((table, key), lines) for table, key in custom_keys(parsed)}
+    return build(parsed, folder, custom)
 
 
-def build(parsed: schema.CampaignFile, folder: Path) -> Campaign:
+def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | None]) -> Campaign:
     """The plain, typed campaign the rest of the program reads."""
     return Campaign(
         folder=folder,
@@ -89,8 +90,24 @@ def build(parsed: schema.CampaignFile, folder: Path) -> Campaign:
         smtp=server_settings(parsed.smtp, folder),
         imap=server_settings(parsed.imap, folder) if parsed.imap else None,
         send=SendSettings(**parsed.send.model_dump()),
-        data=parsed.model_dump(exclude={"smtp", "imap", "send"}),
+        template_data=parsed.model_dump(exclude={"sender", "smtp", "imap", "send"}),
+        event_starts_at=parsed.event.starts_at,
+        document_number=parsed.document.number,
+        document_symbol=parsed.document.symbol,
+        type_name=parsed.letter.type_name,
+        attachment_prefix=parsed.campaign.attachment_prefix,
+        attach_pdf=parsed.campaign.attach_pdf,
+        encoding=parsed.campaign.encoding,
+        page=Page(**parsed.page.model_dump()),
+        custom_keys=custom,
     )
+
+
+def custom_keys(parsed: schema.CampaignFile) -> list[tuple[str, str]]:
+    """The keys of the letter's tables that the schema does not declare: for the templates only."""
+    from . import schema
+
+    return [(table, key) for table in schema.LETTER_TABLES for key in (getattr(parsed, table).model_extra or {})]
 
 
 def server_settings(table: schema.ServerTable, folder: Path) -> ServerSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,8 +82,20 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class Page:
+    """`[page]`: paper size and margins as CSS lengths (Decree 30: A4, 20/20/30/15 mm)."""
+
+    size: str = "A4"
+    margin_top: str = "20mm"
+    margin_right: str = "15mm"
+    margin_bottom: str = "20mm"
+    margin_left: str = "30mm"
+
+
+@dataclass(frozen=True)
 class Campaign:
-    """A campaign folder: where things are, who sends, and the letter's data for the templates."""
+    """A campaign folder, as `campaign.toml` declares it: where things are, who sends, how, and the
+    letter's data for the templates."""
 
     folder: Path
     slug: str
@@ -90,7 +103,16 @@ class Campaign:
     templates_dir: Path
     sender: Sender
     smtp: ServerSettings
-    data: dict[str, Any]
+    template_data: dict[str, Any]  # the letter's tables (event, document, …) as the templates read them
+    event_starts_at: datetime
+    document_number: str
+    document_symbol: str
+    type_name: str
+    attachment_prefix: str = "Giay-moi"
+    attach_pdf: bool = True
+    encoding: str | None = None  # of the recipients CSV; None: detected
+    page: Page = field(default_factory=Page)
+    custom_keys: dict[str, int | None] = field(default_factory=dict)  # "event.dress_code" -> its line
     imap: ServerSettings | None = None
     send: SendSettings = field(default_factory=SendSettings)
 

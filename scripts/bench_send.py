@@ -4,7 +4,7 @@
 
 Each run gets a fresh temporary campaign folder (the seed campaign with N generated recipients and
 `attach_pdf = false`), a fresh ledger and a fresh token key, and goes through the library exactly as
-`mailmerge send` does: `workflow.plan_send`, then `workflow.execute` with `Policy(connections=...)`.
+`mailmerge send` does: `sending.plan_send`, then `sending.execute` with `Policy(connections=...)`.
 
 The SMTP sink (`mailmerge.sink.LocalServer` with a handler that only counts) runs in a *subprocess*: in this
 process it would share the GIL with the sender's event loop, so the benchmark would time both ends of each
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailmerge import tokens, workflow
+from mailmerge import sending, tokens
 from mailmerge.campaign import seed_folder
 from mailmerge.models import ServerSettings
 from mailmerge.send import Outcome, Outgoing, Policy
@@ -164,7 +164,7 @@ def bench(connections: int, recipients: int, sink: Sink, processes: int | None) 
         folder = temp_dir / "campaign"
         make_campaign(folder, recipients)
         started = time.perf_counter()
-        plan = workflow.plan_send(folder, ledger_file=temp_dir / "ledger.db")
+        plan = sending.plan_send(folder, ledger_file=temp_dir / "ledger.db")
         plan_seconds = time.perf_counter() - started
         local = ServerSettings(host="127.0.0.1", port=sink.port, security="none", timeout=30)
         plan.campaign = dataclasses.replace(plan.campaign, smtp=local)
@@ -176,7 +176,7 @@ def bench(connections: int, recipients: int, sink: Sink, processes: int | None) 
         before = sink.count()
         started = time.perf_counter()
         result = asyncio.run(
-            workflow.execute(plan, None, Policy(connections=connections), on_outcome=on_outcome, processes=processes)
+            sending.execute(plan, None, Policy(connections=connections), on_outcome=on_outcome, processes=processes)
         )
         seconds = time.perf_counter() - started
         received = sink.count() - before

@@ -179,3 +179,15 @@ def test_office_dates():
     assert parse_date("21/08/2020") == parse_date("2020-08-21") == parse_date(date(2020, 8, 21)) == date(2020, 8, 21)
     with pytest.raises(OfficeTimeError):
         parse_date("08/21/2020")  # month first is not a Vietnamese date
+
+
+def test_a_key_added_for_the_templates_is_passed_to_them_and_an_unused_one_is_a_warning(campaign_dir):
+    keep_first_rows(campaign_dir, 1)
+    edit(campaign_dir, "[event]", '[event]\ndress_code = "Trang phục: áo dài"\nparking = "Bãi xe B"')
+    letter = campaign_dir / "templates" / "email.txt"
+    letter.write_text(letter.read_text(encoding="utf-8") + "\n{{ event.dress_code }}\n", encoding="utf-8")
+    result = check(campaign_dir)
+    assert result.exit_code == 0, result.output
+    line = line_of(campaign_dir, "parking")
+    assert f"Warning: campaign.toml:{line} [event.parking] is not used by any template" in result.output
+    assert "dress_code" not in result.output

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import typer
+from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from mailmerge import workflow
+from mailmerge import __version__, checking
 from mailmerge.cli import app
 
 from .conftest import SEED, keep_first_rows, set_table
@@ -163,7 +164,7 @@ def test_runs_from_a_checkout(entry):
 )
 def test_check_warns_when_invitations_would_arrive_too_late(campaign_dir, today, expected):
     keep_first_rows(campaign_dir, 1)
-    warnings = workflow.check(campaign_dir, today=today).warnings
+    warnings = checking.check(campaign_dir, today=today).warnings
     assert len(warnings) == (1 if expected else 0)
     assert all(warning.startswith(expected) for warning in warnings)
 
@@ -177,3 +178,42 @@ def test_a_misspelt_setting_is_named_with_a_suggestion(campaign_dir):
     assert "[send.retries]: must be at least 0" in result.output
     assert "[send.retry_delay]: must be a number" in result.output
     assert "[send.pause_after]: must be at least 1" in result.output
+
+
+def test_status_fits_an_80_column_terminal_and_wide_shows_everything(send_dir, smtp):
+    assert run("send", "--campaign", send_dir, "--yes").exit_code == 0
+    narrow = runner.invoke(app, ["status", "--campaign", str(send_dir)], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert max(cell_len(line.rstrip()) for line in narrow.output.splitlines()) <= 80
+    assert "Dương Thị Thu Thảo" in narrow.output  # names are never cut
+    assert "Ủy ban MTTQ Việt Nam Thành phố Hồ Chí Minh" not in narrow.output
+    wide = runner.invoke(app, ["status", "--campaign", str(send_dir), "--wide"], env={"COLUMNS": "80"})
+    assert wide.exit_code == 0, wide.output
+    assert "Ủy ban MTTQ Việt Nam Thành phố Hồ Chí Minh" in wide.output
+    assert "250 2.0.0 Ok: queued as 00001" in wide.output
+
+
+def test_flags_show_no_type_placeholder_in_help():
+    commands = ["", *typer.main.get_command(app).commands]
+    for command in commands:
+        result = runner.invoke(app, [*([command] if command else []), "--help"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0
+        assert "<bool>" not in result.output and "<list" not in result.output, command
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"mailmerge {__version__}"
+
+
+def test_check_shows_what_it_cleaned_in_the_recipients_file(campaign_dir):
+    path = campaign_dir / "recipients.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines[1] = lines[1].replace("phuc.ht@mttq-tphcm.example", "Hoàng Tấn Phúc <phuc.ht@mttq-tphcm.example>;")
+    path.write_text("\n".join(["DANH SÁCH KHÁCH MỜI", "", *lines[:3]]) + "\n", encoding="utf-8-sig")
+    result = run("check", "--campaign", campaign_dir)
+    assert result.exit_code == 0, result.output
+    assert "2 recipients" in result.output
+    assert "Note: recipients.csv: the header was found on row 3" in result.output
+    assert "Note: recipients.csv:4 [email]: “Hoàng Tấn Phúc <phuc.ht@mttq-tphcm.example>;” was cleaned" in result.output

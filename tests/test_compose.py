@@ -11,7 +11,7 @@ import pytest
 from mailmerge import tokens
 from mailmerge.campaign import load_campaign, seed_folder
 from mailmerge.errors import MailmergeError
-from mailmerge.workflow import Composer
+from mailmerge.merge import Composer
 
 NOW = datetime(2020, 8, 21, 9, 30, tzinfo=UTC)
 

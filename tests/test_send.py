@@ -226,8 +226,18 @@ def test_invalid_recipients_stop_everything_unless_skipped(send_dir, smtp):
     assert refused.exit_code == 1 and "recipients.csv:4 [email]" in refused.output
     assert not handler.received and not (send_dir / "ledger.db").exists()
     skipped = send(send_dir, "--skip-invalid")
-    assert skipped.exit_code == 0, skipped.output
+    assert skipped.exit_code == 2, skipped.output
     assert "Skipped: recipients.csv:4 [email]" in skipped.output and len(handler.received) == 4
+    assert "1 row(s) of the recipients file were skipped" in skipped.output
+    report = json.loads(run("status", "--json", "--campaign", send_dir).output)
+    assert report["totals"]["by_state"] == {"sent": 4, "invalid": 1}
+    invalid = [row for row in report["recipients"] if row["state"] == "invalid"]
+    assert [(row["id"], row["email"]) for row in invalid] == [("3", "nghia.vh@")]
+    assert "email: “nghia.vh@” is not a valid address" in invalid[0]["problem"]
+    assert invalid[0]["problem"].endswith("(row 4)")
+    listed = run("status", "--state", "invalid", "--campaign", send_dir)
+    assert "nghia.vh@" not in listed.output or "Võ Hữu Nghĩa" in listed.output
+    assert "Võ Hữu Nghĩa" in listed.output and "Hoàng Tấn Phúc" not in listed.output
 
 
 def test_status_json_has_the_documented_shape(send_dir, smtp):

@@ -1,0 +1,136 @@
+"""`mailmerge status`: the table that fits the terminal, or `--wide`, or `--json`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.cells import cell_len
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+from .. import tracking
+from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
+from .app import (
+    CampaignOption,
+    LedgerOption,
+    app,
+    describe,
+    out,
+    reporting,
+)
+
+
+@app.command()
+def status(
+    campaign: CampaignOption = Path("."),
+    ledger: LedgerOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: totals and recipients.")] = False,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="List only recipients in this state (repeat); totals still count everyone.",
+        ),
+    ] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column in full, however wide the terminal.")] = False,
+) -> None:
+    """Who got what: totals by state and group, and every recipient's state and last SMTP reply."""
+    with reporting():
+        report = tracking.status(campaign, ledger_file=ledger, states=state or ())
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        return
+    print_status(report, wide=wide)
+
+
+@dataclass(frozen=True)
+class StatusColumn:
+    """One column of the status table; narrow terminals drop the least important first."""
+
+    header: str
+    importance: int  # 0 is always shown
+    cell: Callable[[dict, bool], str]
+    min_width: int
+    shrinks: bool = False  # cut with "…" rather than dropped
+
+
+def smtp_reply(row: dict, wide: bool) -> str:
+    """The server's last answer, or what is wrong with the recipient's row."""
+    if row["problem"]:
+        return row["problem"]
+    reply = f"{row['smtp_code']} {row['smtp_reply']}" if row["smtp_code"] else (row["smtp_reply"] or "")
+    return reply + (f" (refused: {row['refused']})" if row["refused"] else "")
+
+
+STATUS_COLUMNS = (
+    StatusColumn("#", 0, lambda row, wide: row["id"], 3),
+    StatusColumn("name", 0, lambda row, wide: row["name"], 12, shrinks=True),
+    StatusColumn("state", 0, lambda row, wide: row["state"], 8),
+    StatusColumn("time", 1, lambda row, wide: local_time(row["updated_at"], wide), 11),
+    StatusColumn("SMTP reply / problem", 2, smtp_reply, 16, shrinks=True),
+    StatusColumn("organisation", 3, lambda row, wide: row["organisation"], 16, shrinks=True),
+)
+
+
+def fitting_columns(width: int, name_width: int) -> list[StatusColumn]:
+    """The most important columns whose minimum widths (plus borders and padding) fit in `width`."""
+    chosen: list[StatusColumn] = []
+    for column in sorted(STATUS_COLUMNS, key=lambda c: c.importance):
+        needed = sum((name_width if c.header == "name" else c.min_width) + 3 for c in [*chosen, column]) + 1
+        if column.importance == 0 or needed <= width:
+            chosen.append(column)
+    return [column for column in STATUS_COLUMNS if column in chosen]
+
+
+def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
+    rows = report.listed_rows
+    name_width = min(28, max((cell_len(row["name"]) for row in rows), default=4))
+    columns = list(STATUS_COLUMNS) if wide else fitting_columns(out.width, name_width)
+    table = Table(title=report.campaign, title_justify="left")
+    for column in columns:
+        table.add_column(
+            column.header,
+            min_width=name_width if column.header == "name" else column.min_width,
+            no_wrap=True,
+            overflow="ellipsis" if column.shrinks and not wide else "fold",
+        )
+    for row in rows:
+        table.add_row(*(styled(row["state"]) if c.header == "state" else c.cell(row, wide) for c in columns))
+    states = sorted(report.by_state)
+    groups = Table("group", *states, title="By group", title_justify="left")
+    for group, counts in report.by_group.items():
+        groups.add_row(group, *(str(counts.get(state, 0)) for state in states))
+    for renderable in (table, groups):
+        print_table(renderable, wide=wide)
+    out.print("Totals: " + describe(report.by_state))
+
+
+def print_table(table: Table, *, wide: bool = False) -> None:
+    """Fitted to the terminal, or (`wide`) as wide as it needs to be, with nothing cut."""
+    if wide:
+        width = Measurement.get(out, out.options.update(width=100_000), table).maximum
+        Console(file=out.file, width=width, highlight=False, markup=False).print(table)
+    else:
+        out.print(table, soft_wrap=False)
+
+
+def local_time(iso: str | None, wide: bool = True) -> str:
+    """The ledger keeps UTC; people read their own clock (day/month first, as in Vietnam)."""
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if wide else "%d/%m %H:%M")
+
+
+def styled(state: str) -> Text:
+    styles = {SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow", tracking.INVALID: "red"}
+    return Text(state, style=styles.get(state, ""))

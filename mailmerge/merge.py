@@ -1,0 +1,89 @@
+"""The merge: a campaign and its recipients, loaded and validated, and the exact message each recipient
+gets, built the same way for check, preview and send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+from . import tokens
+from .campaign import load_campaign
+from .compose import compose
+from .errors import InputError, MailmergeError, Problem
+from .models import Campaign, Letter, Recipient
+from .recipients import Reading, read_recipients
+from .render import Renderer
+
+
+@dataclass(frozen=True)
+class Loaded:
+    campaign: Campaign
+    recipients: list[Recipient]
+    notes: list[Problem]  # what was cleaned or skipped in the recipients file
+
+
+def load(folder: Path) -> Loaded:
+    """Campaign and recipients, both fully validated."""
+    campaign = load_campaign(folder)
+    reading = campaign_recipients(campaign)
+    if reading.problems:
+        raise InputError(reading.problems)
+    return Loaded(campaign, reading.recipients, reading.notes)
+
+
+def campaign_recipients(campaign: Campaign) -> Reading:
+    """The campaign's recipients file, read: the valid recipients, the rejected rows and their problems."""
+    return read_recipients(campaign.recipients_file, encoding=campaign.encoding)
+
+
+def select(recipients: list[Recipient], wanted: Iterable[str]) -> list[Recipient]:
+    """Recipients named by protocol order (ID) or email; an unknown name is an error."""
+    wanted = list(wanted)
+    if not wanted:
+        return recipients
+    by_key = {r.id: r for r in recipients} | {r.email.lower(): r for r in recipients}
+    unknown = [w for w in wanted if w.strip().lower() not in by_key]
+    if unknown:
+        raise MailmergeError(f"no recipient with ID or email {', '.join(unknown)}; see `mailmerge check`")
+    chosen = {by_key[w.strip().lower()].id for w in wanted}
+    return [r for r in recipients if r.id in chosen]
+
+
+class Composer:
+    """Renders and composes the exact email for a recipient, the same way for preview and send."""
+
+    def __init__(self, campaign: Campaign, key: bytes | None = None):
+        self.campaign = campaign
+        self.renderer = Renderer(campaign)
+        self.key = key if key is not None else tokens.load_key()
+
+    def message_id(self, recipient: Recipient, kind: str = "invitation") -> str:
+        return tokens.message_id(self.key, self.campaign.slug, recipient.id, kind, self.campaign.sender.domain)
+
+    def build(
+        self,
+        recipient: Recipient,
+        *,
+        kind: str = "invitation",
+        message_id: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[Letter, EmailMessage]:
+        """The letter and the exact email; `message_id` is the ledger's when sending, so the two always agree."""
+        letter = self.renderer.render(recipient)
+        sender = self.campaign.sender
+        reply_to = (
+            tokens.reply_address(self.key, self.campaign.slug, recipient.id, sender.email)
+            if sender.reply_to_tokens
+            else None
+        )
+        message = compose(
+            letter,
+            self.campaign,
+            message_id=message_id or self.message_id(recipient, kind),
+            reply_to=reply_to,
+            now=now or datetime.now().astimezone(),
+        )
+        return letter, message

@@ -1,0 +1,136 @@
+"""Rendering in worker processes: WeasyPrint is CPU-bound, so `send` lays out the letters in a process
+pool while the event loop talks SMTP. Workers never handle Ctrl-C and leave when their parent dies."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import hashlib
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from email import policy
+
+from .ledger import Prepared
+from .merge import Composer
+from .models import Campaign, Recipient
+from .send import Outgoing
+
+_worker_composer: Composer | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    """One message to render and send, as the ledger has it."""
+
+    message: int
+    message_id: str
+    recipient: Recipient
+
+
+def _start_worker(campaign: Campaign, key: bytes) -> None:
+    """First thing in each render process. Ctrl-C is the parent's to handle (it stops the pool): SIGINT
+    arrives blocked (`_sigint_blocked`) and is ignored from here on, so no worker prints a traceback."""
+    global _worker_composer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    # Nothing to tear down once the pool lets a worker go (its results are already written to the pipe):
+    # skipping the interpreter's finalization saves about half a second at the end of every `send`.
+    atexit.register(os._exit, 0)
+    _worker_composer = Composer(campaign, key)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Around the submits that spawn render processes: a child inherits the signal mask across exec, so a
+    Ctrl-C sent to the whole process group (as a terminal does) cannot interrupt one still importing,
+    before `_start_worker` ignores SIGINT. Where there is no signal mask (Windows), the initializer alone."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def _quiet_resource_tracker() -> Iterator[None]:
+    """Around creating the pool, which starts multiprocessing's resource tracker: a helper process that
+    outlives a `send` ended at once (a second Ctrl-C, a kill). It still removes the pool's semaphores then,
+    but warns about them on the terminal, after the run's own last words: that warning is not for users."""
+    previous = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [previous, "ignore:resource_tracker:UserWarning"]))
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = previous
+
+
+def _exit_with_parent() -> None:
+    """A SIGKILLed `send` cannot shut its pool down: each worker leaves as soon as its parent is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+
+def _prepare(work: Work, kind: str) -> Outgoing:
+    """Runs in a worker process: the exact bytes to send, and what the ledger keeps about them."""
+    assert _worker_composer is not None
+    recipient = work.recipient
+    letter, email = _worker_composer.build(recipient, kind=kind, message_id=work.message_id)
+    pdf = letter.pdf
+    return Outgoing(
+        prepared=Prepared(
+            message=work.message,
+            envelope_to=[recipient.email, *recipient.cc],
+            subject=letter.subject,
+            pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf is not None else None,
+            pdf_size=len(pdf) if pdf is not None else None,
+            merged=recipient.as_template_data(),
+        ),
+        envelope_from=_worker_composer.campaign.sender.email,
+        data=email.as_bytes(policy=policy.SMTP),
+    )
+
+
+async def rendered(
+    campaign: Campaign, key: bytes, work: list[Work], kind: str, processes: int
+) -> AsyncIterator[Outgoing]:
+    """Render in a process pool, in order, with a bounded number in flight: memory stays flat however
+    long the list is."""
+    loop = asyncio.get_running_loop()
+    with _quiet_resource_tracker():
+        pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(campaign, key),
+        )
+
+    def submit(item: Work) -> asyncio.Future[Outgoing]:
+        with _sigint_blocked():  # a submit may spawn a worker process
+            return loop.run_in_executor(pool, _prepare, item, kind)
+
+    try:
+        items = iter(work)
+        in_flight: deque[asyncio.Future[Outgoing]] = deque(map(submit, itertools.islice(items, 2 * processes)))
+        while in_flight:
+            out = await in_flight.popleft()
+            in_flight.extend(map(submit, itertools.islice(items, 1)))
+            yield out
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

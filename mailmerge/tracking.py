@@ -1,0 +1,151 @@
+"""`status`: where every invitation stands, from the ledger and the recipients file."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .campaign import load_campaign
+from .errors import LedgerError, MailmergeError, Problem
+from .ledger import INVITATION, STATES, Ledger
+from .merge import campaign_recipients
+from .recipients import RejectedRow
+
+NEW = "new"  # in the recipients file, not yet in the ledger
+INVALID = "invalid"  # in the recipients file with problems: `send --skip-invalid` left it out
+
+
+@dataclass
+class StatusReport:
+    """Where every invitation stands. `as_json()` is the documented shape scripts rely on."""
+
+    campaign: str
+    rows: list[dict]
+    generated_at: datetime
+    listed: tuple[str, ...] = ()  # states to list; empty: everyone
+
+    @property
+    def listed_rows(self) -> list[dict]:
+        return [row for row in self.rows if not self.listed or row["state"] in self.listed]
+
+    @property
+    def by_state(self) -> Counter[str]:
+        return Counter(row["state"] for row in self.rows)
+
+    @property
+    def by_group(self) -> dict[str, Counter[str]]:
+        groups: dict[str, Counter[str]] = {}
+        for row in self.rows:
+            groups.setdefault(row["group"], Counter())[row["state"]] += 1
+        return groups
+
+    def as_json(self) -> dict:
+        return {
+            "campaign": self.campaign,
+            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+            "totals": {
+                "recipients": len(self.rows),
+                "by_state": dict(self.by_state),
+                "by_group": {group: dict(states) for group, states in self.by_group.items()},
+            },
+            "recipients": self.listed_rows,
+        }
+
+
+def status(
+    folder: Path, *, ledger_file: Path | None = None, kind: str = INVITATION, states: Iterable[str] = ()
+) -> StatusReport:
+    """The ledger's view of every recipient, plus anyone in the recipients file not yet in it; `states`
+    limits the listed recipients (the totals always count everyone)."""
+    states = tuple(states)
+    unknown_states = set(states) - {*STATES, NEW, INVALID}
+    if unknown_states:
+        known = ", ".join((*STATES, NEW, INVALID))
+        raise MailmergeError(f"no state {', '.join(sorted(unknown_states))}; states: {known}")
+    campaign = load_campaign(folder)
+    path = ledger_file or campaign.ledger_file
+    rows = {}
+    if path.exists():
+        ledger = open_for_status(path)
+        try:
+            for row in ledger.status(campaign.slug, kind):
+                rows[row["recipient_id"]] = status_row(row)
+        finally:
+            ledger.close()
+    invalid = []
+    with contextlib.suppress(MailmergeError):
+        reading = campaign_recipients(campaign)
+        for recipient in reading.recipients:
+            rows.setdefault(recipient.id, file_row(recipient.id, recipient.as_template_data()))
+        invalid = [file_row(r.values.get("order", ""), r.values, r.problems) for r in unsent(reading.rejected, rows)]
+    ordered = sorted(rows.values(), key=lambda row: (int(row["id"]) if row["id"].isdigit() else 0, row["id"]))
+    return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states)
+
+
+def unsent(rejected: list[RejectedRow], rows: dict[str, dict]) -> list[RejectedRow]:
+    """Rejected rows, except those the ledger already holds under the same ID and address: a row spoilt
+    after its invitation went out is `check`'s business, not a second line in the status."""
+    return [
+        r
+        for r in rejected
+        if r.values.get("order") not in rows
+        or rows[r.values["order"]]["email"].lower() != r.values.get("email", "").lower()
+    ]
+
+
+def file_row(recipient_id: str, values: dict, problems: list[Problem] | None = None) -> dict:
+    """A status row for someone who is only in the recipients file: `new`, or `invalid` with its problems."""
+    row = status_row(
+        {
+            "recipient_id": recipient_id,
+            "email": values.get("email", ""),
+            "name": values.get("name", ""),
+            "salutation": values.get("salutation", ""),
+            "group_name": values.get("group", ""),
+            "organisation": values.get("organisation", ""),
+            "position": values.get("position", ""),
+            "state": INVALID if problems else NEW,
+        }
+    )
+    if problems:
+        row["problem"] = (
+            "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in problems)
+            + f" (row {problems[0].row})"
+        )
+    return row
+
+
+def open_for_status(path: Path) -> Ledger:
+    """The ledger, with what a stopped run left `sending` settled as unknown when no send is running; a
+    read-only ledger (a read-only disk, an archived campaign) is shown as it is."""
+    try:
+        ledger = Ledger(path)
+    except LedgerError:
+        return Ledger(path, read_only=True)
+    with contextlib.suppress(LedgerError), ledger.exclusive():
+        ledger.recover_interrupted()
+    return ledger
+
+
+def status_row(row: dict) -> dict:
+    return {
+        "id": row["recipient_id"],
+        "email": row["email"],
+        "name": row["name"],
+        "salutation": row["salutation"],
+        "group": row["group_name"] or "",
+        "organisation": row["organisation"],
+        "position": row["position"],
+        "state": row.get("state") or NEW,
+        "smtp_code": row.get("smtp_code"),
+        "smtp_reply": row.get("smtp_reply"),
+        "refused": row.get("refused"),
+        "message_id": row.get("message_id"),
+        "attempts": row.get("attempts") or 0,
+        "updated_at": row.get("updated_at"),
+        "problem": None,
+    }
