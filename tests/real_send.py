@@ -86,6 +86,13 @@ def expected_message_ids(folder: Path, key_file: Path, slug: str, count: int) ->
     return {str(n): tokens.message_id(key, slug, str(n), KIND, domain) for n in range(1, count + 1)}
 
 
+def prepare_run(folder: Path, port: int, count: int, key_file: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """A campaign of `count` recipients: the Message-ID each must get in every run, and the environment of
+    a run (the key is created now, once, so every run signs with it)."""
+    slug = prepare_campaign(folder, port, count)
+    return expected_message_ids(folder, key_file, slug, count), {**os.environ, tokens.KEY_FILE_ENV: str(key_file)}
+
+
 # --- running mailmerge ----------------------------------------------------------------------------
 
 

@@ -184,7 +184,10 @@ def test_status_fits_an_80_column_terminal_and_wide_shows_everything(send_dir, s
     assert run("send", "--campaign", send_dir, "--yes").exit_code == 0
     narrow = runner.invoke(app, ["status", "--campaign", str(send_dir)], env={"COLUMNS": "80"})
     assert narrow.exit_code == 0, narrow.output
-    assert max(cell_len(line.rstrip()) for line in narrow.output.splitlines()) <= 80
+    lines = [line.rstrip() for line in narrow.output.splitlines()]
+    assert max(cell_len(line) for line in lines) <= 80
+    table_lines = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert all(line[-1] in "┓┃┩│┘" for line in table_lines), "a table was cropped, not fitted"
     assert "Dương Thị Thu Thảo" in narrow.output  # names are never cut
     assert "Ủy ban MTTQ Việt Nam Thành phố Hồ Chí Minh" not in narrow.output
     wide = runner.invoke(app, ["status", "--campaign", str(send_dir), "--wide"], env={"COLUMNS": "80"})

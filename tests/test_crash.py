@@ -35,13 +35,13 @@ from mailmerge import tokens
 from .real_send import (
     RUN_TIMEOUT,
     assert_exactly_once_or_in_doubt,
-    expected_message_ids,
     explain,
     group_alive,
     ledger_messages,
     ledger_states,
     output,
     prepare_campaign,
+    prepare_run,
     query,
     reap_group,
     resend_unknown_and_check,
@@ -137,11 +137,7 @@ def event_counts(folder: Path) -> dict[tuple[str, str], int]:
 def test_send_killed_at_random_moments_never_loses_or_duplicates_an_invitation(campaign_dir, smtp, tmp_path):
     test_started = time.monotonic()
     handler, server = smtp
-    slug = prepare_campaign(campaign_dir, server.port, RECIPIENTS)
-    key_file = tmp_path / "token.key"
-    # the key is created once, before any kill: every run signs with the same key
-    expected_ids = expected_message_ids(campaign_dir, key_file, slug, RECIPIENTS)
-    env = {**os.environ, tokens.KEY_FILE_ENV: str(key_file)}
+    expected_ids, env = prepare_run(campaign_dir, server.port, RECIPIENTS, tmp_path / "token.key")
     rng = random.Random(SEED)
 
     # Run 1 dies mid-send and measures how long start-up takes here, to spread the start-up kills over it.

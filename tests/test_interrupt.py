@@ -34,12 +34,12 @@ from mailmerge import tokens
 
 from .real_send import (
     assert_exactly_once_or_in_doubt,
-    expected_message_ids,
     invitee_address,
     ledger_messages,
     ledger_states,
     output,
     prepare_campaign,
+    prepare_run,
     query,
     reap_group,
     resend_unknown_and_check,
@@ -144,10 +144,7 @@ def check_run(run: Run, text: str, folder: Path, handler: ScriptedHandler, sent_
 def test_ctrl_c_twice_ends_send_at_once_and_cleanly(campaign_dir, smtp, tmp_path):
     started = time.monotonic()
     handler, server = smtp
-    slug = prepare_campaign(campaign_dir, server.port, RECIPIENTS)
-    key_file = tmp_path / "token.key"
-    expected_ids = expected_message_ids(campaign_dir, key_file, slug, RECIPIENTS)
-    env = {**os.environ, tokens.KEY_FILE_ENV: str(key_file)}
+    expected_ids, env = prepare_run(campaign_dir, server.port, RECIPIENTS, tmp_path / "token.key")
     rng = random.Random(SEED)
     runs = [Run(n, rng.choice([1, 2]), rng.uniform(0, PRESS_WINDOW), rng.uniform(*GAP)) for n in range(1, RUNS + 1)]
 

@@ -21,10 +21,9 @@ from mailmerge.cli import app
 from .conftest import SEED
 from .real_send import (
     assert_exactly_once_or_in_doubt,
-    expected_message_ids,
     ledger_messages,
     output,
-    prepare_campaign,
+    prepare_run,
     run_to_end,
 )
 
@@ -137,10 +136,8 @@ def test_a_disk_that_fills_up_during_a_send_stops_it_cleanly_and_nothing_goes_tw
         folder = disk / "campaign"
         shutil.copytree(SEED / "templates", folder / "templates")
         shutil.copy(SEED / "campaign.toml", folder)
-        slug = prepare_campaign(folder, server.port, RECIPIENTS)
-        expected = expected_message_ids(folder, token_key, slug, RECIPIENTS)
+        expected, env = prepare_run(folder, server.port, RECIPIENTS, token_key)
         leave_free(disk, FREE_KIB)
-        env = dict(os.environ)
         first = run_to_end(folder, env, "send", "--yes")
         text = output(first)
         assert first.returncode == 2, text

@@ -91,12 +91,17 @@ def reporting() -> Iterator[None]:
                 err.print(f"  {problem}")
             raise typer.Exit(error.exit_code) from None
         except MailmergeError as error:
-            err.print("[bold red]Error:[/] ", end="", markup=True)
-            err.print(str(error))
+            print_error(error)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             err.print("Interrupted. `mailmerge status` shows where every invitation stands.")
             raise typer.Exit(EXIT_CODE) from None
+
+
+def print_error(error: MailmergeError) -> None:
+    """ "Error:" in red, then the message as it is (it may hold brackets that are not markup)."""
+    err.print("[bold red]Error:[/] ", end="", markup=True)
+    err.print(str(error))
 
 
 def progress_bar() -> Progress:

@@ -34,6 +34,7 @@ from .app import (
     describe,
     err,
     out,
+    print_error,
     reporting,
 )
 from .interrupts import EXIT_CODE, SendTracker, by_id, ctrl_c, invitee_line
@@ -139,8 +140,7 @@ def print_send_result(result: sending.SendResult) -> None:
 
 def print_ledger_failure(error: LedgerError, tracker: SendTracker) -> None:
     """The ledger stopped accepting writes (a full disk, say) after some messages went out."""
-    err.print("[bold red]Error:[/] ", end="", markup=True)
-    err.print(str(error))
+    print_error(error)
     err.print(f"{tracker.sent} message(s) were sent in this run before that; they are recorded as sent.")
     if tracker.in_flight:
         err.print(

@@ -81,30 +81,46 @@ STATUS_COLUMNS = (
 )
 
 
-def fitting_columns(width: int, name_width: int) -> list[StatusColumn]:
-    """The most important columns whose minimum widths (plus borders and padding) fit in `width`."""
+def borders(columns: int) -> int:
+    """What a table's borders and cell padding take: "│ " before each cell, " " after, "│" at the end."""
+    return 3 * columns + 1
+
+
+def fitting_columns(width: int) -> list[StatusColumn]:
+    """The most important columns whose minimum widths fit in `width`."""
     chosen: list[StatusColumn] = []
     for column in sorted(STATUS_COLUMNS, key=lambda c: c.importance):
-        needed = sum((name_width if c.header == "name" else c.min_width) + 3 for c in [*chosen, column]) + 1
-        if column.importance == 0 or needed <= width:
+        if column.importance == 0 or sum(c.min_width for c in [*chosen, column]) + borders(len(chosen) + 1) <= width:
             chosen.append(column)
     return [column for column in STATUS_COLUMNS if column in chosen]
 
 
+def fitted_widths(columns: list[StatusColumn], natural: dict[str, int], width: int) -> dict[str, int]:
+    """Each column as wide as its content, unless that is too wide for `width`: then the columns that may
+    shrink give way, the least important first (names last), none below its minimum."""
+    widths = dict(natural)
+    excess = sum(widths.values()) + borders(len(columns)) - width
+    for column in sorted((c for c in columns if c.shrinks), key=lambda c: -c.importance):
+        cut = max(0, min(excess, widths[column.header] - column.min_width))
+        widths[column.header] -= cut
+        excess -= cut
+    return widths
+
+
 def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
-    rows = report.listed_rows
-    name_width = min(28, max((cell_len(row["name"]) for row in rows), default=4))
-    columns = list(STATUS_COLUMNS) if wide else fitting_columns(out.width, name_width)
+    columns = list(STATUS_COLUMNS) if wide else fitting_columns(out.width)
+    cells = [[c.cell(row, wide) for c in columns] for row in report.listed_rows]
+    natural = {
+        c.header: max(cell_len(text) for text in [c.header, *(row[i] for row in cells)]) for i, c in enumerate(columns)
+    }
+    widths = natural if wide else fitted_widths(columns, natural, out.width)
     table = Table(title=report.campaign, title_justify="left")
     for column in columns:
-        table.add_column(
-            column.header,
-            min_width=name_width if column.header == "name" else column.min_width,
-            no_wrap=True,
-            overflow="ellipsis" if column.shrinks and not wide else "fold",
+        table.add_column(column.header, width=widths[column.header], no_wrap=True, overflow="ellipsis")
+    for row, texts in zip(report.listed_rows, cells, strict=True):
+        table.add_row(
+            *(styled(row["state"]) if c.header == "state" else text for c, text in zip(columns, texts, strict=True))
         )
-    for row in rows:
-        table.add_row(*(styled(row["state"]) if c.header == "state" else c.cell(row, wide) for c in columns))
     states = sorted(report.by_state)
     groups = Table("group", *states, title="By group", title_justify="left")
     for group, counts in report.by_group.items():
