@@ -16,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import jinja2
 from weasyprint import CSS, HTML
@@ -51,7 +52,7 @@ class JailedFetcher(URLFetcher):
         parts = urlsplit(url)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
             raise ValueError(f"only files under {self.root} may be loaded, not {url}")
-        path = Path(unquote(parts.path)).resolve()
+        path = Path(url2pathname(parts.path)).resolve()  # file:///C:/… on Windows
         if not path.is_relative_to(self.root):
             raise ValueError(f"only files under {self.root} may be loaded, not {url}")
         if not path.is_file():
@@ -69,6 +70,7 @@ class Renderer:
     def __init__(self, campaign: Campaign):
         self.campaign = campaign
         self.fetcher = JailedFetcher(campaign.templates_dir)
+        self.base_url = campaign.templates_dir.as_uri() + "/"  # a file URL, whatever the platform's paths
         self.font_config = FontConfiguration()
         self.warnings: list[str] = []  # stylesheet and layout problems that do not stop the letters
         self.env = make_environment(campaign.templates_dir)
@@ -106,7 +108,7 @@ class Renderer:
             try:
                 css = CSS(
                     string=text or "",
-                    base_url=f"{self.campaign.templates_dir}/",
+                    base_url=self.base_url,
                     url_fetcher=self.fetcher,
                     font_config=self.font_config,
                 )
@@ -154,7 +156,7 @@ class Renderer:
             raise TemplateError(f"{where} (recipients row {recipient.row}, {recipient.name})") from None
 
     def pdf(self, html: str, recipient: Recipient) -> bytes:
-        document = HTML(string=html, base_url=f"{self.campaign.templates_dir}/", url_fetcher=self.fetcher)
+        document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
         with weasyprint_warnings() as messages:
             try:
                 pdf = document.write_pdf(stylesheets=self.stylesheets, font_config=self.font_config)

@@ -3,6 +3,9 @@ place where `MailmergeError` becomes a clean message and an exit code (`reportin
 
 from __future__ import annotations
 
+import codecs
+import io
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,4 +123,13 @@ def describe(counts: Counter[str]) -> str:
 
 
 def main() -> None:
+    utf8_output()
     app(prog_name="mailmerge")
+
+
+def utf8_output() -> None:
+    """Vietnamese must survive a Windows code page (cp1252, cp1258) and output redirected to a file: the
+    CLI always writes UTF-8, which Windows Terminal, PowerShell and Excel's text import all read."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(encoding="utf-8", errors="replace")

@@ -4,7 +4,6 @@ or the disk means to the user."""
 from __future__ import annotations
 
 import errno
-import fcntl
 import functools
 import os
 import sqlite3
@@ -19,7 +18,7 @@ from sqlite_utils import Database
 from ..errors import LedgerError
 
 READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
-FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))  # no EDQUOT on Windows
 
 
 def ledger_error(path: Path, error: sqlite3.Error | OSError) -> LedgerError:
@@ -89,22 +88,27 @@ def open_reader(path: Path) -> Database:
 
 @contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
-    """Held by the one process sending with the ledger at `path`; the OS drops it if the process dies."""
+    """Held by the one process sending with the ledger at `path`; the OS drops it if the process dies.
+
+    An exclusive transaction on a small SQLite file beside the ledger: SQLite locks files the same way on
+    POSIX and Windows, in C, and a lock held by a process that died is gone (no stale lock file)."""
     lock_path = path.with_name(path.name + ".lock")
     try:
-        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise ledger_error(lock_path, error) from None
+        lock = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
+    except sqlite3.Error as error:
+        raise ledger_error(lock_path, folder_error(lock_path) or error) from None
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(handle)
-        raise LedgerError(f"another mailmerge process is sending with {path}; wait for it to end") from None
+        lock.execute("BEGIN EXCLUSIVE")
+    except sqlite3.OperationalError as error:
+        lock.close()
+        if "locked" in str(error) or "busy" in str(error):
+            raise LedgerError(f"another mailmerge process is sending with {path}; wait for it to end") from None
+        raise ledger_error(lock_path, folder_error(lock_path) or error) from None
     try:
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        os.close(handle)
+        lock.execute("ROLLBACK")
+        lock.close()
 
 
 def reader_connection(path: Path) -> sqlite3.Connection:
