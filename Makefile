@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean messages
 
-$(READY): pyproject.toml scripts/system-deps.sh
+CATALOGS := $(wildcard mailmerge/locale/*/LC_MESSAGES/mailmerge.po)
+
+$(READY): pyproject.toml hatch_build.py scripts/system-deps.sh $(CATALOGS)
 	./scripts/system-deps.sh $(PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -19,6 +21,12 @@ demo: $(READY)
 test: $(READY)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# After changing messages in the code: refresh the template and every catalog, then translate what is new.
+messages: $(READY)
+	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-by-file -w 110 -c TRANSLATORS: \
+		--project=mailmerge --copyright-holder="" -o mailmerge/locale/mailmerge.pot .
+	$(BIN)/pybabel update -i mailmerge/locale/mailmerge.pot -d mailmerge/locale -D mailmerge -w 110 --init-missing -l vi
 
 lint: $(READY)
 	$(BIN)/ruff check .

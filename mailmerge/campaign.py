@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CampaignError, InputError, Problem
+from .i18n import N_, _
 from .models import Campaign, Page, Sender, SendSettings, ServerSettings
 
 if TYPE_CHECKING:
@@ -23,22 +24,39 @@ TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 TOML_KEY = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
 KEY_LINE = re.compile(rf"^\s*({TOML_KEY}(?:\s*\.\s*{TOML_KEY})*)\s*=")
 # What each kind of schema finding means to someone editing the file (pydantic error type -> message).
+# Each is shown after “campaign.toml:line [table.key]: ”, the setting being the subject.
 MESSAGES = {
-    "missing": "is required",
-    "string_type": "must be text in quotes",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number (of seconds where it is a time), without a unit",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "list_type": 'must be a list, such as ["first", "second"]',
-    "model_type": "must be a table",
-    "model_attributes_type": "must be a table",
-    "dict_type": "must be a table",
-    "date_type": "must be a date",
-    "datetime_type": "must be a date and time",
+    "missing": N_("is required"),
+    "string_type": N_("must be text in quotes"),
+    "int_type": N_("must be a whole number"),
+    "int_parsing": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_type": N_("must be a number"),
+    # TRANSLATORS: "30", not "30s" or "30 giây".
+    "float_parsing": N_("must be a number (of seconds where it is a time), without a unit"),
+    # TRANSLATORS: true and false are values typed in campaign.toml; keep them in English.
+    "bool_type": N_("must be true or false"),
+    # TRANSLATORS: true and false are values typed in campaign.toml; keep them in English.
+    "bool_parsing": N_("must be true or false"),
+    # TRANSLATORS: ["first", "second"] is an example of a list in campaign.toml; the words may be translated.
+    "list_type": N_('must be a list, such as ["first", "second"]'),
+    "model_type": N_("must be a table"),
+    "model_attributes_type": N_("must be a table"),
+    "dict_type": N_("must be a table"),
+    "date_type": N_("must be a date"),
+    "datetime_type": N_("must be a date and time"),
+}
+
+# The bounds of a number setting (pydantic error type -> message), shown like MESSAGES.
+BOUNDS = {
+    # TRANSLATORS: {bound} is the smallest value a setting of campaign.toml may have.
+    "greater_than_equal": N_("must be at least {bound}"),
+    # TRANSLATORS: {bound} is a number a setting of campaign.toml must be more than.
+    "greater_than": N_("must be more than {bound}"),
+    # TRANSLATORS: {bound} is the largest value a setting of campaign.toml may have.
+    "less_than_equal": N_("must be at most {bound}"),
+    # TRANSLATORS: {bound} is a number a setting of campaign.toml must be less than.
+    "less_than": N_("must be less than {bound}"),
 }
 
 
@@ -53,14 +71,16 @@ def load_campaign(folder: Path) -> Campaign:
     every problem with its line in the file."""
     path = folder / CAMPAIGN_FILE
     if not path.is_file():
-        raise CampaignError(
-            f"no {CAMPAIGN_FILE} in {folder.resolve()}: run `mailmerge init {folder}` or pass --campaign DIR"
-        )
+        # TRANSLATORS: {file} is "campaign.toml"; {folder} a folder's path; DIR stands for a folder the user names.
+        message = _("no {file} in {path}: run `mailmerge init {folder}` or pass --campaign DIR")
+        raise CampaignError(message.format(file=CAMPAIGN_FILE, path=folder.resolve(), folder=folder))
     try:
         text = path.read_text(encoding="utf-8-sig")
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InputError([Problem(str(path), f"not valid TOML: {error}")]) from None
+        # TRANSLATORS: shown after the file's path; {reason} is the English explanation of Python's TOML reader
+        # ("Expected '=' after a key in a key/value pair (at line 12, column 7)"), shown untranslated.
+        raise InputError([Problem(str(path), _("not valid TOML: {reason}").format(reason=error))]) from None
 
     from pydantic import ValidationError
 
@@ -77,6 +97,17 @@ def load_campaign(folder: Path) -> Campaign:
         raise InputError(sorted(problems, key=lambda p: p.row or 0))
     custom = {f"{table}.{key}": located((table, key), lines) for table, key in custom_keys(parsed)}
     return build(parsed, folder, custom)
+
+
+def peek_language(folder: Path) -> str | None:
+    """`[campaign] language`, read before anything else (the interface speaks it from the first line);
+    None when there is no readable campaign file there."""
+    try:
+        section = tomllib.loads((folder / CAMPAIGN_FILE).read_text(encoding="utf-8-sig")).get("campaign")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    language = section.get("language") if isinstance(section, dict) else None
+    return language if isinstance(language, str) else None
 
 
 def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | None]) -> Campaign:
@@ -120,24 +151,33 @@ def schema_problem(finding: dict[str, Any], file: str, lines: dict[tuple[str, ..
     location = tuple(str(part) for part in finding["loc"] if not isinstance(part, int))
     kind = finding["type"]
     if kind == "missing" and len(location) == 1:
-        return Problem(file, f"missing table [{location[0]}]")
+        # TRANSLATORS: {table} is the name of a table of campaign.toml, typed as "[table]" in the file.
+        return Problem(file, _("missing table [{table}]").format(table=location[0]))
     if kind == "extra_forbidden":
         return unknown_key(location, file, lines)
     if kind in ("value_error", "assertion_error"):
         message = str(finding["ctx"]["error"])
     elif kind == "literal_error":
-        message = f"must be one of {finding['ctx']['expected']}".replace("'", "")
-    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        bound = next(iter(finding["ctx"].values()))
-        message = {
-            "greater_than_equal": f"must be at least {bound}",
-            "greater_than": f"must be more than {bound}",
-            "less_than_equal": f"must be at most {bound}",
-            "less_than": f"must be less than {bound}",
-        }[kind]
+        message = one_of(finding["ctx"]["expected"])
+    elif kind in BOUNDS:
+        message = _(BOUNDS[kind]).format(bound=next(iter(finding["ctx"].values())))
+    elif kind in MESSAGES:
+        message = _(MESSAGES[kind])
     else:
-        message = MESSAGES.get(kind, finding["msg"])
+        message = finding["msg"]  # a kind of finding we do not expect: pydantic's own (English) words
     return Problem(file, message, located(location, lines), ".".join(location))
+
+
+def one_of(expected: str) -> str:
+    """The allowed values of a setting, from pydantic's `'starttls', 'tls' or 'none'`."""
+    head, _or, last = expected.rpartition(" or ")
+    values = [value.strip().strip("'") for value in [*head.split(", "), last] if value.strip()]
+    if len(values) == 1:
+        # TRANSLATORS: {value} is the only value a setting may have, as typed in campaign.toml.
+        return _("must be {value}").format(value=values[0])
+    # TRANSLATORS: {choices} are values of a setting, as typed in campaign.toml, separated by commas ("starttls,
+    # tls"); {last} is the last one ("none").
+    return _("must be one of {choices} or {last}").format(choices=", ".join(values[:-1]), last=values[-1])
 
 
 def unknown_key(location: tuple[str, ...], file: str, lines: dict[tuple[str, ...], int]) -> Problem:
@@ -147,10 +187,23 @@ def unknown_key(location: tuple[str, ...], file: str, lines: dict[tuple[str, ...
     known = schema.declared_keys(".".join(table))
     guess = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if not table:
-        hint = f"; did you mean [{guess[0]}]?" if guess else f"; the tables are {', '.join(f'[{k}]' for k in known)}"
-        return Problem(file, f"unknown table [{key}]{hint}", located(location, lines), key)
-    hint = f"; did you mean “{guess[0]}”?" if guess else f"; known: {', '.join(known)}"
-    return Problem(file, f"unknown setting{hint}", located(location, lines), ".".join(location))
+        if guess:
+            # TRANSLATORS: {name} and {guess} are names of tables of campaign.toml, typed as "[name]" in the file.
+            message = _("unknown table [{name}]; did you mean [{guess}]?").format(name=key, guess=guess[0])
+        else:
+            # TRANSLATORS: {name} is a table of campaign.toml; {tables} are the known ones ("[campaign], [sender]").
+            message = _("unknown table [{name}]; the tables are {tables}").format(
+                name=key, tables=", ".join(f"[{k}]" for k in known)
+            )
+        return Problem(file, message, located(location, lines), key)
+    if guess:
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: "; {guess} is a key of the same table.
+        message = _("unknown setting; did you mean “{guess}”?").format(guess=guess[0])
+    else:
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: "; {keys} are the keys of that table,
+        # separated by commas.
+        message = _("unknown setting; known: {keys}").format(keys=", ".join(known))
+    return Problem(file, message, located(location, lines), ".".join(location))
 
 
 def typos(data: dict[str, Any], file: str, lines: dict[tuple[str, ...], int]) -> list[Problem]:
@@ -166,14 +219,9 @@ def typos(data: dict[str, Any], file: str, lines: dict[tuple[str, ...], int]) ->
         declared = schema.declared_keys(table)
         for key in sorted(set(section) - set(declared)):
             if guess := difflib.get_close_matches(key, declared, n=1, cutoff=0.8):
-                problems.append(
-                    Problem(
-                        file,
-                        f"unknown key; did you mean “{guess[0]}”?",
-                        located((table, key), lines),
-                        f"{table}.{key}",
-                    )
-                )
+                # TRANSLATORS: shown after "campaign.toml:line [table.key]: "; {guess} is a key of the same table.
+                message = _("unknown key; did you mean “{guess}”?").format(guess=guess[0])
+                problems.append(Problem(file, message, located((table, key), lines), f"{table}.{key}"))
     return problems
 
 
@@ -187,9 +235,13 @@ def outside_folder(data: dict[str, Any], folder: Path, file: str, lines: dict[tu
             continue
         target = (folder / value).resolve()
         if key == "ca_file":
-            message = None if target.is_file() else f"{target} does not exist"
+            # TRANSLATORS: {path} is the full path of a certificate file named in campaign.toml.
+            message = None if target.is_file() else _("{path} does not exist").format(path=target)
         elif not target.is_relative_to(folder):
-            message = f"“{value}” is outside the campaign folder; keep it inside the folder that holds campaign.toml"
+            # TRANSLATORS: {value} is a path as written in campaign.toml.
+            message = _(
+                "“{value}” is outside the campaign folder; keep it inside the folder that holds campaign.toml"
+            ).format(value=value)
         else:
             message = None
         if message:

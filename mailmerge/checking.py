@@ -15,6 +15,7 @@ from pathlib import Path
 from statistics import median
 
 from .errors import Problem
+from .i18n import _, ngettext
 from .merge import Composer, load, select
 from .models import Campaign, Recipient
 from .render import embedded_fonts
@@ -43,10 +44,12 @@ def check(
     """Load and render everything (PDFs included) without sending; raise on the first real problem."""
     loaded = load(folder)
     composer = Composer(loaded.campaign)
-    report = CheckReport(loaded.recipients, Counter(r.group or "(no group)" for r in loaded.recipients), loaded.notes)
+    # TRANSLATORS: in the table of groups that `mailmerge check` shows, for recipients without a group.
+    no_group = _("(no group)")
+    report = CheckReport(loaded.recipients, Counter(r.group or no_group for r in loaded.recipients), loaded.notes)
     for recipient in loaded.recipients:
         started = time.perf_counter()
-        letter, _ = composer.build(recipient)
+        letter, _message = composer.build(recipient)
         report.render_seconds.append(time.perf_counter() - started)
         if letter.pdf is not None:
             report.fonts |= embedded_fonts(letter.pdf)
@@ -65,20 +68,29 @@ def campaign_warnings(campaign: Campaign, fonts: dict[str, bool], today: date) -
     warnings = []
     not_embedded = sorted(name for name, embedded in fonts.items() if not embedded)
     if not_embedded:
-        warnings.append(f"fonts not embedded in the PDF: {', '.join(not_embedded)}")
+        # TRANSLATORS: {fonts} is a list of font names separated by commas, e.g. "DejaVuSans, Arial".
+        warnings.append(_("fonts not embedded in the PDF: {fonts}").format(fonts=", ".join(not_embedded)))
     if fonts and not any(name.startswith(PREFERRED_FONTS) for name in fonts):
-        warnings.append(
-            f"no Times-metric font was found, the letter uses {', '.join(sorted(fonts))}; "
+        # TRANSLATORS: {fonts} is a list of font names; fonts-croscore and fonts-liberation2 are package names.
+        message = _(
+            "no Times-metric font was found, the letter uses {fonts}; "
             "install fonts-croscore (Tinos) or fonts-liberation2"
         )
+        warnings.append(message.format(fonts=", ".join(sorted(fonts))))
     event_day = campaign.event_starts_at.date()
     if event_day < today:
-        warnings.append(f"the event ({event_day:%d/%m/%Y}) is in the past")
+        # TRANSLATORS: {date} is the day of the event, dd/mm/yyyy.
+        warnings.append(_("the event ({date}) is in the past").format(date=f"{event_day:%d/%m/%Y}"))
     elif working_days_between(today, event_day) < NOTICE_WORKING_DAYS:
-        warnings.append(
-            f"less than {NOTICE_WORKING_DAYS} working days before the event ({event_day:%d/%m/%Y}): "
-            "invitations should arrive at least 3 working days ahead"
+        # TRANSLATORS: {count} is the notice the rules ask for (3); {date} is the day of the event, dd/mm/yyyy.
+        message = ngettext(
+            "less than {count} working day before the event ({date}): "
+            "invitations should arrive at least {count} working day ahead",
+            "less than {count} working days before the event ({date}): "
+            "invitations should arrive at least {count} working days ahead",
+            NOTICE_WORKING_DAYS,
         )
+        warnings.append(message.format(count=NOTICE_WORKING_DAYS, date=f"{event_day:%d/%m/%Y}"))
     return warnings
 
 

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from .errors import MailmergeError
+from .i18n import _
 from .models import Campaign, Letter
 
 
@@ -20,7 +21,10 @@ def compose(
     try:
         return _build(letter, campaign, message_id=message_id, reply_to=reply_to, now=now)
     except ValueError as error:
-        raise MailmergeError(f"cannot build the email for recipients row {letter.recipient.row}: {error}") from None
+        # TRANSLATORS: {row} is the recipient's row in the recipients file; {error} is the English text of
+        # Python's email package (e.g. a line break in a header), which is not translated.
+        message = _("cannot build the email for recipients row {row}: {error}")
+        raise MailmergeError(message.format(row=letter.recipient.row, error=error)) from None
 
 
 def _build(letter: Letter, campaign: Campaign, *, message_id: str, reply_to: str | None, now: datetime) -> EmailMessage:

@@ -12,6 +12,7 @@ import ssl
 import aiosmtplib
 
 from .errors import SendError
+from .i18n import _
 from .models import ServerSettings
 
 KEYRING_SERVICE = "mailmerge-smtp"
@@ -33,10 +34,13 @@ def where(settings: ServerSettings) -> str:
 async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.SMTP:
     """An open, authenticated connection, or a `SendError` saying what is wrong and what to do."""
     if settings.username and settings.security == "none" and not settings.allow_plaintext_auth:
-        raise SendError(
-            f"refusing to send the password for {settings.username} unencrypted to {where(settings)}: "
+        # TRANSLATORS: {username} is the SMTP login, {server} is host:port. security = "starttls", "tls",
+        # allow_plaintext_auth = true and [smtp] are settings of campaign.toml: keep them as they are.
+        message = _(
+            "refusing to send the password for {username} unencrypted to {server}: "
             'use security = "starttls" or "tls", or set allow_plaintext_auth = true in [smtp]'
         )
+        raise SendError(message.format(username=settings.username, server=where(settings)))
     smtp = aiosmtplib.SMTP(
         hostname=settings.host,
         port=settings.port,
@@ -50,7 +54,9 @@ async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.
         await smtp.connect()
         if settings.username:
             if password is None:
-                raise SendError(f"no password for {settings.username} at {where(settings)}")
+                # TRANSLATORS: {username} is the SMTP login, {server} is host:port.
+                message = _("no password for {username} at {server}")
+                raise SendError(message.format(username=settings.username, server=where(settings)))
             await smtp.login(settings.username, password)
     except (aiosmtplib.SMTPException, OSError) as error:
         smtp.close()
@@ -63,13 +69,22 @@ async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.
 
 def connect_error(settings: ServerSettings, error: aiosmtplib.SMTPException | OSError) -> SendError:
     if (cert_error := certificate_error(error)) is not None:
-        return SendError(
-            f"the TLS certificate of {where(settings)} could not be verified ({cert_error.verify_message}); "
+        # TRANSLATORS: {server} is host:port; {reason} is OpenSSL's reason, in English (e.g. "self-signed
+        # certificate"). ca_file and [smtp] are settings of campaign.toml: keep them as they are.
+        message = _(
+            "the TLS certificate of {server} could not be verified ({reason}); "
             "if the server uses an internal CA, set ca_file in [smtp]"
         )
+        return SendError(message.format(server=where(settings), reason=cert_error.verify_message))
     if isinstance(error, aiosmtplib.SMTPAuthenticationError):
-        return SendError(f"{where(settings)} refused the login for {settings.username}: {error.code} {error.message}")
-    return SendError(f"cannot connect to {where(settings)}: {error}")
+        # TRANSLATORS: {server} is host:port, {username} the SMTP login; {code} {reply} is the server's answer,
+        # as the server wrote it (e.g. "535 5.7.8 Authentication credentials invalid").
+        message = _("{server} refused the login for {username}: {code} {reply}")
+        return SendError(
+            message.format(server=where(settings), username=settings.username, code=error.code, reply=error.message)
+        )
+    # TRANSLATORS: {server} is host:port; {reason} is the system's or the SMTP library's error, in English.
+    return SendError(_("cannot connect to {server}: {reason}").format(server=where(settings), reason=error))
 
 
 def certificate_error(error: BaseException | None) -> ssl.SSLCertVerificationError | None:

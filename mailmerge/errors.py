@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .i18n import ngettext
+
 
 class MailmergeError(Exception):
     """Base of every error the CLI reports without a traceback."""
@@ -39,8 +41,13 @@ class InputError(MailmergeError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
+        count = len(problems)
+        # TRANSLATORS: the first line of an error; the problems follow, one per line.
+        summary = ngettext(
+            "{count} problem found, nothing was sent:", "{count} problems found, nothing was sent:", count
+        ).format(count=count)
         lines = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"{len(problems)} problem(s) found, nothing was sent:\n{lines}")
+        super().__init__(f"{summary}\n{lines}")
 
 
 class CampaignError(MailmergeError):

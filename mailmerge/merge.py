@@ -13,6 +13,7 @@ from . import tokens
 from .campaign import load_campaign
 from .compose import compose
 from .errors import InputError, MailmergeError, Problem
+from .i18n import _
 from .models import Campaign, Letter, Recipient
 from .recipients import Reading, read_recipients
 from .render import Renderer
@@ -47,7 +48,9 @@ def select(recipients: list[Recipient], wanted: Iterable[str]) -> list[Recipient
     by_key = {r.id: r for r in recipients} | {r.email.lower(): r for r in recipients}
     unknown = [w for w in wanted if w.strip().lower() not in by_key]
     if unknown:
-        raise MailmergeError(f"no recipient with ID or email {', '.join(unknown)}; see `mailmerge check`")
+        # TRANSLATORS: {names} is what the user typed, one or more IDs or email addresses separated by commas.
+        message = _("no recipient with ID or email {names}; see `mailmerge check`")
+        raise MailmergeError(message.format(names=", ".join(unknown)))
     chosen = {by_key[w.strip().lower()].id for w in wanted}
     return [r for r in recipients if r.id in chosen]
 

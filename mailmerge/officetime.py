@@ -10,13 +10,13 @@ import re
 import unicodedata
 from datetime import date, datetime, time
 
+from .i18n import _
 from .vntext import WEEKDAYS
 
 ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 DAY_FIRST_DATE = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)")
 TIME_OF_DAY = re.compile(r"(?<![\d/.-])(\d{1,2})\s*(?::(\d{2})(?::(\d{2}))?|(?:giờ|h|g)\s*(\d{2})?)(?![\d/])", re.I)
 FILLER = re.compile(r"[\s,;T]|ngày|lúc|vào|sáng|chiều|tối", re.I)
-EXAMPLES = "“2020-08-28 08:00”, “28/08/2020 8h00” or an unquoted TOML date-time such as 2020-08-28T08:00:00"
 
 
 class OfficeTimeError(ValueError):
@@ -30,11 +30,14 @@ def parse_date(value: object) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
-        raise OfficeTimeError("must be a date such as 2020-08-21 or “21/08/2020”")
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: ", the setting being the subject; the dates are
+        # typed as they are.
+        raise OfficeTimeError(_("must be a date such as 2020-08-21 or “21/08/2020”"))
     text = _fold(value)
     day, rest = _take_date(text)
     if day is None or FILLER.sub("", _drop_weekday(rest, day)):
-        raise OfficeTimeError(f"“{value}” is not a date; write it as 2020-08-21 or “21/08/2020”")
+        # TRANSLATORS: {value} is a date as written in campaign.toml; the examples are typed as they are.
+        raise OfficeTimeError(_("“{value}” is not a date; write it as 2020-08-21 or “21/08/2020”").format(value=value))
     return day
 
 
@@ -43,20 +46,56 @@ def parse_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
-        raise OfficeTimeError(f"has a date but no time of day; write it as {EXAMPLES}")
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: ", the setting being the subject; the examples
+        # are typed as they are (2020-08-28T08:00:00 is a TOML date-time, written without quotes).
+        message = _(
+            "has a date but no time of day; write it as “2020-08-28 08:00”, “28/08/2020 8h00” "
+            "or an unquoted TOML date-time such as 2020-08-28T08:00:00"
+        )
+        raise OfficeTimeError(message)
     if isinstance(value, time):
-        raise OfficeTimeError(f"has a time of day but no date; write it as {EXAMPLES}")
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: ", the setting being the subject; the examples
+        # are typed as they are (2020-08-28T08:00:00 is a TOML date-time, written without quotes).
+        message = _(
+            "has a time of day but no date; write it as “2020-08-28 08:00”, “28/08/2020 8h00” "
+            "or an unquoted TOML date-time such as 2020-08-28T08:00:00"
+        )
+        raise OfficeTimeError(message)
     if not isinstance(value, str):
-        raise OfficeTimeError(f"must be a date and time such as {EXAMPLES}")
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: ", the setting being the subject; the examples
+        # are typed as they are (2020-08-28T08:00:00 is a TOML date-time, written without quotes).
+        message = _(
+            "must be a date and time such as “2020-08-28 08:00”, “28/08/2020 8h00” "
+            "or an unquoted TOML date-time such as 2020-08-28T08:00:00"
+        )
+        raise OfficeTimeError(message)
     text = _fold(value)
     day, rest = _take_date(text)
     clock, rest = _take_time(rest)
     if day is None:
-        raise OfficeTimeError(f"“{value}” has no date; write it as {EXAMPLES}")
+        # TRANSLATORS: {value} is a date and time as written in campaign.toml; the examples are typed as they are
+        # (2020-08-28T08:00:00 is a TOML date-time, written without quotes).
+        message = _(
+            "“{value}” has no date; write it as “2020-08-28 08:00”, “28/08/2020 8h00” "
+            "or an unquoted TOML date-time such as 2020-08-28T08:00:00"
+        )
+        raise OfficeTimeError(message.format(value=value))
     if clock is None:
-        raise OfficeTimeError(f"“{value}” has no time of day; write it as {EXAMPLES}")
+        # TRANSLATORS: {value} is a date and time as written in campaign.toml; the examples are typed as they are
+        # (2020-08-28T08:00:00 is a TOML date-time, written without quotes).
+        message = _(
+            "“{value}” has no time of day; write it as “2020-08-28 08:00”, “28/08/2020 8h00” "
+            "or an unquoted TOML date-time such as 2020-08-28T08:00:00"
+        )
+        raise OfficeTimeError(message.format(value=value))
     if FILLER.sub("", _drop_weekday(rest, day)):
-        raise OfficeTimeError(f"“{value}” is not a date and time we can read; write it as {EXAMPLES}")
+        # TRANSLATORS: {value} is a date and time as written in campaign.toml; the examples are typed as they are
+        # (2020-08-28T08:00:00 is a TOML date-time, written without quotes).
+        message = _(
+            "“{value}” is not a date and time we can read; write it as “2020-08-28 08:00”, “28/08/2020 8h00” "
+            "or an unquoted TOML date-time such as 2020-08-28T08:00:00"
+        )
+        raise OfficeTimeError(message.format(value=value))
     return datetime.combine(day, clock)
 
 
@@ -71,7 +110,9 @@ def _take_date(text: str) -> tuple[date | None, str]:
             try:
                 found = date(year, month, day)
             except ValueError:
-                raise OfficeTimeError(f"“{match.group(0)}” is not a date in the calendar") from None
+                # TRANSLATORS: {value} is a date as written ("31/02/2020").
+                message = _("“{value}” is not a date in the calendar").format(value=match.group(0))
+                raise OfficeTimeError(message) from None
             return found, text[: match.start()] + " " + text[match.end() :]
     return None, text
 
@@ -86,7 +127,8 @@ def _take_time(text: str) -> tuple[time | None, str]:
     try:
         found = time(hour, minute, second)
     except ValueError:
-        raise OfficeTimeError(f"“{match.group(0)}” is not a time of day") from None
+        # TRANSLATORS: {value} is a time of day as written ("25h00").
+        raise OfficeTimeError(_("“{value}” is not a time of day").format(value=match.group(0))) from None
     return found, text[: match.start()] + " " + text[match.end() :]
 
 
@@ -96,6 +138,11 @@ def _drop_weekday(text: str, day: date) -> str:
     for number, name in enumerate(WEEKDAYS):
         if name.lower() in lowered:
             if number != day.weekday():
-                raise OfficeTimeError(f"{day:%d/%m/%Y} is {WEEKDAYS[day.weekday()]}, not {name}")
+                # TRANSLATORS: {date} is a date ("28/08/2020"); {weekday} is its weekday and {written} the weekday
+                # written next to it, both already in Vietnamese ("thứ Sáu", "thứ Năm").
+                message = _("{date} is {weekday}, not {written}")
+                raise OfficeTimeError(
+                    message.format(date=f"{day:%d/%m/%Y}", weekday=WEEKDAYS[day.weekday()], written=name)
+                )
             return re.sub(re.escape(name), " ", text, flags=re.I)
     return text

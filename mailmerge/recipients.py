@@ -16,6 +16,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import InputError, Problem
+from .i18n import _, ngettext
 from .models import Recipient
 from .tables import HEADER_SEARCH_ROWS, Table, read_table
 from .vntext import INVISIBLE, ascii_fold, clean_text
@@ -95,12 +96,14 @@ def read_recipients(path: Path, *, encoding: str | None = None) -> Reading:
 
     A file that cannot be read as a table at all (or lacks a required column) still raises `InputError`."""
     if not path.is_file():
-        raise InputError([Problem(str(path), "file not found; create it or run `mailmerge init`")])
+        # TRANSLATORS: shown after the path of the recipients file ("recipients.csv: …").
+        raise InputError([Problem(str(path), _("file not found; create it or run `mailmerge init`"))])
     table = read_table(path, encoding, header_rank)
     header = find_header(table)
     rows = [read_row(table, header, number, cells) for number, cells in table.rows if number > header.row]
     if not rows:
-        raise InputError([Problem(table.file, "no recipients: the file has a header but no rows")])
+        # TRANSLATORS: shown after the name of the recipients file ("recipients.csv: …").
+        raise InputError([Problem(table.file, _("no recipients: the file has a header but no rows"))])
     for row in rows:
         if row.well_formed:
             row.problems += check_row(row.values, table.file, row.number, header.labels)
@@ -144,8 +147,14 @@ def missing_column(file: str, number: int, name: str, texts: list[str]) -> Probl
     shown = ", ".join(text for text in texts if text)
     label = COLUMN_ALIASES[name][0]
     if folded(label) == name:
-        return Problem(file, f"the required column “{name}” is missing; the header row has: {shown}", number)
-    return Problem(file, f"the required column “{name}” ({label}) is missing; the header row has: {shown}", number)
+        # TRANSLATORS: {column} is the column's name as templates use it ("email"); {cells} are the cells of the
+        # header row as the file spells them, separated by commas.
+        message = _("the required column “{column}” is missing; the header row has: {cells}")
+        return Problem(file, message.format(column=name, cells=shown), number)
+    # TRANSLATORS: {column} is the column's name as templates use it ("name"), {header} its usual Vietnamese header
+    # ("Họ và tên"); {cells} are the cells of the header row as the file spells them, separated by commas.
+    message = _("the required column “{column}” ({header}) is missing; the header row has: {cells}")
+    return Problem(file, message.format(column=name, header=label, cells=shown), number)
 
 
 def repeated_columns(file: str, number: int, keys: list[str | None]) -> list[Problem]:
@@ -155,23 +164,21 @@ def repeated_columns(file: str, number: int, keys: list[str | None]) -> list[Pro
         indexes = [index for index, key in enumerate(keys) if key == name]
         if len(indexes) > 1:
             where = ", ".join(map(column_letter, indexes))
-            problems.append(
-                Problem(file, f"the column “{name}” appears more than once (columns {where}); keep one", number)
-            )
+            # TRANSLATORS: {column} is the column's name as templates use it ("email"); {letters} are the
+            # spreadsheet letters of the columns that hold it ("B, F").
+            message = _("the column “{column}” appears more than once (columns {letters}); keep one")
+            problems.append(Problem(file, message.format(column=name, letters=where), number))
     return problems
 
 
 def title_notes(table: Table, header: Header) -> list[Problem]:
-    if not any(number < header.row for number, _ in table.rows):
+    if not any(number < header.row for number, _cells in table.rows):
         return []
     if header.row == 2:
-        return [Problem(table.file, "the header was found on row 2; row 1 is taken as a title and skipped")]
-    return [
-        Problem(
-            table.file,
-            f"the header was found on row {header.row}; rows 1–{header.row - 1} are taken as a title and skipped",
-        )
-    ]
+        return [Problem(table.file, _("the header was found on row 2; row 1 is taken as a title and skipped"))]
+    # TRANSLATORS: {row} is 3 or more; rows 1 to {last} (= {row} - 1) are skipped.
+    message = _("the header was found on row {row}; rows 1–{last} are taken as a title and skipped")
+    return [Problem(table.file, message.format(row=header.row, last=header.row - 1))]
 
 
 # --- one row --------------------------------------------------------------------------------------------------
@@ -181,11 +188,14 @@ def read_row(table: Table, header: Header, number: int, cells: list[str]) -> Row
     """The cleaned cells of one row by column, with the problems and notes of cleaning them."""
     row = Row(number, well_formed=table.kind == "xlsx" or len(cells) == len(header.keys))
     if not row.well_formed:
-        message = (
-            f"has {len(cells)} fields, the header has {len(header.keys)}; "
-            "check for a stray delimiter or a missing quote"
+        # TRANSLATORS: shown after "file:row: ", the row being the subject; {count} fields in this row of the CSV
+        # file, {columns} in its header row (always several).
+        message = ngettext(
+            "has {count} field, the header has {columns}; check for a stray delimiter or a missing quote",
+            "has {count} fields, the header has {columns}; check for a stray delimiter or a missing quote",
+            len(cells),
         )
-        row.problems.append(Problem(table.file, message, number))
+        row.problems.append(Problem(table.file, message.format(count=len(cells), columns=len(header.keys)), number))
     width = len(header.keys)
     for index, raw in enumerate(cells + [""] * (width - len(cells))):  # a sheet row stops at its last value
         key = header.keys[index] if index < width else None
@@ -208,10 +218,11 @@ def read_row(table: Table, header: Header, number: int, cells: list[str]) -> Row
 
 def unheaded_cell(file: str, number: int, index: int) -> Problem:
     letter = column_letter(index)
-    message = (
-        f"cell {letter}{number} has a value but column {letter} has no header; give the column a header or clear it"
-    )
-    return Problem(file, message, number, f"column {letter}")
+    # TRANSLATORS: {cell} is a spreadsheet cell ("J2"), {letter} its column's letter ("J").
+    message = _("cell {cell} has a value but column {letter} has no header; give the column a header or clear it")
+    # TRANSLATORS: names a column that has no header, where messages show the column's header: "[column J]".
+    column = _("column {letter}").format(letter=letter)
+    return Problem(file, message.format(cell=f"{letter}{number}", letter=letter), number, column)
 
 
 def column_letter(index: int) -> str:
@@ -225,7 +236,9 @@ def invisible_note(raw: str, value: str) -> str | None:
     codes = sorted({f"U+{ord(ch):04X}" for ch in raw if ch in INVISIBLE})
     if not codes:
         return None
-    return f"invisible characters copied from another program ({', '.join(codes)}) were removed; the value is “{value}”"
+    # TRANSLATORS: {codes} are Unicode code points ("U+200B, U+00AD"); {value} is the cell's value without them.
+    message = _("invisible characters copied from another program ({codes}) were removed; the value is “{value}”")
+    return message.format(codes=", ".join(codes), value=value)
 
 
 def has_control_character(text: str) -> bool:
@@ -242,11 +255,20 @@ def read_address_cell(key: str, text: str) -> tuple[str, list[str], str | None]:
     if problems:
         return text, problems, None
     if key == "email" and len(addresses) > 1:
-        message = f"“{text}” holds {len(addresses)} addresses; keep one here and move the others to the cc column"
-        return text, [message], None
+        # TRANSLATORS: {text} is the email cell as typed; {count} (2 or more) addresses were found in it; "cc" is
+        # the name of a column of the recipients file.
+        message = ngettext(
+            "“{text}” holds {count} address; keep one here and move the others to the cc column",
+            "“{text}” holds {count} addresses; keep one here and move the others to the cc column",
+            len(addresses),
+        )
+        return text, [message.format(text=text, count=len(addresses))], None
     value = "; ".join(addresses)
     typed = text if key == "email" else CC_SEPARATOR.sub("; ", text)
-    return value, [], None if value == typed else f"“{text}” was cleaned to “{value}”"
+    if value == typed:
+        return value, [], None
+    # TRANSLATORS: a note: {text} is an address cell as typed, {value} the address(es) kept from it.
+    return value, [], _("“{text}” was cleaned to “{value}”").format(text=text, value=value)
 
 
 def parse_addresses(text: str) -> tuple[list[str], list[str]]:
@@ -258,17 +280,26 @@ def parse_addresses(text: str) -> tuple[list[str], list[str]]:
         pairs = getaddresses([MAILTO.sub("", text)], strict=False)
     except TypeError:
         pairs = getaddresses([MAILTO.sub("", text)])
-    found = [address for _, address in pairs if address]
+    found = [address for _name, address in pairs if address]
     if not found:
-        return [], [f"“{text}” is not a valid address: {email_problem(text) or 'no address found in it'}"]
+        if reason := email_problem(text):
+            return [], [invalid_address(text, reason)]
+        # TRANSLATORS: {text} is an address cell as typed.
+        return [], [_("“{text}” is not a valid address: no address found in it").format(text=text)]
     addresses, problems = [], []
     for address in found:
         if (reason := email_problem(address)) is None:
             addresses.append(address)
             continue
         shown = address if is_whole_part(address, text) else text  # the parser may have cut a bad address apart
-        problems.append(f"“{shown}” is not a valid address: {email_problem(shown) or reason}")
+        problems.append(invalid_address(shown, email_problem(shown) or reason))
     return addresses, list(dict.fromkeys(problems))
+
+
+def invalid_address(text: str, reason: str) -> str:
+    # TRANSLATORS: {text} is an address as typed; {reason} is the English explanation of the email-validator
+    # library ("The email address is not valid. It must have exactly one @-sign."), shown untranslated.
+    return _("“{text}” is not a valid address: {reason}").format(text=text, reason=reason)
 
 
 def is_whole_part(address: str, text: str) -> bool:
@@ -292,19 +323,25 @@ def check_row(values: dict[str, str], file: str, number: int, labels: dict[str, 
     problems = []
     for key, value in values.items():
         if has_control_character(value):
-            message = "contains a line break or control character; remove it"
+            # TRANSLATORS: shown after "file:row [column]: ", the cell being the subject.
+            message = _("contains a line break or control character; remove it")
             problems.append(Problem(file, message, number, labels[key]))
         elif key in LETTER_COLUMNS and QUESTION_MARK_IN_WORD.search(value):
-            message = (
-                f"“{value}” has “?” in place of letters: the file was saved as ANSI CSV; save it again as “CSV UTF-8”"
-            )
+            # TRANSLATORS: {value} is a cell's value; “ANSI CSV” and “CSV UTF-8” are the names of file types in
+            # Excel's “Save As” list.
+            message = _(
+                "“{value}” has “?” in place of letters: the file was saved as ANSI CSV; save it again as “CSV UTF-8”"
+            ).format(value=value)
             problems.append(Problem(file, message, number, labels[key]))
     for key in REQUIRED_VALUES:
         if not values.get(key):
-            problems.append(Problem(file, "is empty; every recipient needs it", number, labels[key]))
+            # TRANSLATORS: shown after "file:row [column]: ", the cell being the subject.
+            problems.append(Problem(file, _("is empty; every recipient needs it"), number, labels[key]))
     order = values.get("order", "")
     if order and not (order.isdecimal() and int(order) > 0):
-        problems.append(Problem(file, f"“{order}” is not a positive whole number", number, labels["order"]))
+        # TRANSLATORS: {value} is the cell of the order column (STT) as typed.
+        message = _("“{value}” is not a positive whole number").format(value=order)
+        problems.append(Problem(file, message, number, labels["order"]))
     return problems
 
 
@@ -317,7 +354,8 @@ def add_duplicates(rows: list[Row], file: str, labels: dict[str, str]) -> None:
             if not value:
                 continue
             if value in first_row:
-                message = f"“{value}” is a duplicate of row {first_row[value]}"
+                # TRANSLATORS: {value} is an email address or order number; {row} the row where it first appears.
+                message = _("“{value}” is a duplicate of row {row}").format(value=value, row=first_row[value])
                 row.problems.append(Problem(file, message, row.number, labels[key]))
             else:
                 first_row[value] = row.number

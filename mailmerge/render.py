@@ -14,6 +14,7 @@ import mimetypes
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +26,18 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from .errors import TemplateError
+from .i18n import _
 from .models import Campaign, Letter, Page, Recipient
-from .templating import FolderLoader, TemplateFileError, describe, doc_number, make_environment, template_fields
+from .templating import (
+    FolderLoader,
+    TemplateFileError,
+    describe,
+    doc_number,
+    error_text,
+    make_environment,
+    template_fields,
+    template_location,
+)
 from .vntext import filename_part
 
 LETTER = "letter.html"
@@ -49,16 +60,24 @@ class JailedFetcher(URLFetcher):
         self.root = root.resolve()
 
     def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        """The file at `url`; a refusal is a `ValueError` whose text (in the user's language) is shown."""
         parts = urlsplit(url)
         if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
-            raise ValueError(f"only files under {self.root} may be loaded, not {url}")
+            raise ValueError(self.refusal(url))
         path = Path(url2pathname(parts.path)).resolve()  # file:///C:/… on Windows
         if not path.is_relative_to(self.root):
-            raise ValueError(f"only files under {self.root} may be loaded, not {url}")
+            raise ValueError(self.refusal(url))
         if not path.is_file():
-            raise ValueError(f"{path.relative_to(self.root)} was not found in the templates folder")
+            # TRANSLATORS: {name} is a file the letter or letter.css refers to, e.g. "programme.pdf".
+            message = _("{name} was not found in the templates folder")
+            raise ValueError(message.format(name=path.relative_to(self.root)))
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
+
+    def refusal(self, url: str) -> str:
+        # TRANSLATORS: {folder} is the full path of the templates folder; {url} is the address a template or
+        # letter.css asked for, e.g. "file:///etc/passwd" or "https://…".
+        return _("only files under {folder} may be loaded, not {url}").format(folder=self.root, url=url)
 
 
 def page_rule(page: Page) -> str:
@@ -84,7 +103,9 @@ class Renderer:
         try:
             return env.get_template(name)
         except jinja2.TemplateNotFound:
-            raise TemplateError(f"{self.campaign.templates_dir / name}: template not found") from None
+            # TRANSLATORS: {path} is the full path of the missing template file.
+            message = _("{path}: template not found")
+            raise TemplateError(message.format(path=self.campaign.templates_dir / name)) from None
         except TemplateFileError as error:
             raise TemplateError(str(error)) from None
         except Exception as error:  # a syntax error, or a template nested too deep to parse
@@ -101,8 +122,11 @@ class Renderer:
         text = read_stylesheet(self.campaign.templates_dir)
         if text is None:
             self.warnings.append(
-                f"templates/{STYLESHEET} was not found, so the letter uses only the built-in page settings "
-                "(size and margins) and no other styling"
+                # TRANSLATORS: {path} is "templates/letter.css", the letter's stylesheet.
+                _(
+                    "{path} was not found, so the letter uses only the built-in page settings "
+                    "(size and margins) and no other styling"
+                ).format(path=f"templates/{STYLESHEET}")
             )
         with weasyprint_warnings() as messages:
             try:
@@ -121,9 +145,15 @@ class Renderer:
         """Keys added to the letter's tables in campaign.toml that no template reads: a misspelling, or a
         template still to be written."""
         used = template_fields(self.env, TEMPLATES)
+        # TRANSLATORS: {where} is "campaign.toml:12" (file and line); {key} is the TOML key, e.g. "event.parking";
+        # {expression} is what to write in a template to show it, e.g. "{{ event.parking }}".
+        message = _(
+            "{where} [{key}] is not used by any template; check its spelling, or show it in a template as {expression}"
+        )
         return [
-            f"campaign.toml{f':{line}' if line else ''} [{key}] is not used by any template; check its spelling, "
-            f"or show it in a template as {{{{ {key} }}}}"
+            message.format(
+                where=f"campaign.toml:{line}" if line else "campaign.toml", key=key, expression=f"{{{{ {key} }}}}"
+            )
             for key, line in self.campaign.custom_keys.items()
             if tuple(key.split(".", 1)) not in used
         ]
@@ -152,8 +182,18 @@ class Renderer:
         try:
             return self.templates[name].render(context)
         except Exception as error:  # templates are input: a sandbox violation, 1/0 or a wrong type is reported
-            where = describe(error, self.campaign.templates_dir, name)
-            raise TemplateError(f"{where} (recipients row {recipient.row}, {recipient.name})") from None
+            # TRANSLATORS: {where} is the template file and line, e.g. "letter.html:12"; {error} is what went
+            # wrong, often Jinja's or Python's own English text (e.g. "'recipient' is undefined"), which is
+            # not translated; {row} and {name} are the recipient's row in the recipients file and name.
+            message = _("{where}: {error} (recipients row {row}, {name})")
+            raise TemplateError(
+                message.format(
+                    where=template_location(error, self.campaign.templates_dir, name),
+                    error=error_text(error),
+                    row=recipient.row,
+                    name=recipient.name,
+                )
+            ) from None
 
     def pdf(self, html: str, recipient: Recipient) -> bytes:
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
@@ -161,8 +201,14 @@ class Renderer:
             try:
                 pdf = document.write_pdf(stylesheets=self.stylesheets, font_config=self.font_config)
             except FatalURLFetchingError as error:
+                # TRANSLATORS: {letter} and {stylesheet} are the file names letter.html and letter.css;
+                # {error} is why a file could not be loaded (WeasyPrint's English text, or one of our
+                # messages); {row} is the recipient's row in the recipients file.
+                message = _("{letter} or {stylesheet}: {error} (recipients row {row})")
                 raise TemplateError(
-                    f"{LETTER} or {STYLESHEET}: {error.__cause__ or error} (recipients row {recipient.row})"
+                    message.format(
+                        letter=LETTER, stylesheet=STYLESHEET, error=error.__cause__ or error, row=recipient.row
+                    )
                 ) from None
         self._warn(layout_warning(message) for message in messages)
         return pdf
@@ -244,37 +290,68 @@ class _Collector(logging.Handler):
 
 POSITION = re.compile(r" at (\d+):(\d+)")
 IGNORED = re.compile(r"Ignored `(?P<name>[^:`]*):(?P<value>.*)` at (\d+):(\d+), (?P<reason>.*)", re.S)
-IMPORT = re.compile(r"@import rule '(?P<target>.*)' not at the beginning of the.*", re.S)
+IMPORT = re.compile(r"@import rule '(?P<target>.*)' not at the beginning of the.* at (\d+):(\d+)", re.S)
 
 
-def css_message(message: str) -> tuple[tuple[int, int] | None, str]:
-    """WeasyPrint's "Ignored `colr: red` at 12:3, unknown property." as ((12, 3), "ignored “colr: red”:
-    unknown property"); other messages lose their position and their capital."""
+@dataclass(frozen=True)
+class CssMessage:
+    """A message WeasyPrint logged about CSS, taken apart so that it can be said as one sentence."""
+
+    position: tuple[int, int] | None  # (line, column)
+    text: str  # WeasyPrint's own (English) text, without its position and its capital
+    declaration: str | None = None  # "colr: red" of an ignored declaration
+    reason: str | None = None  # WeasyPrint's (English) reason it was ignored
+    imported: str | None = None  # the target of an @import that was ignored
+
+    def located(self, where: str) -> str:
+        """The warning at `where` ("letter.css:12:3", "letter.html")."""
+        if self.declaration is not None:
+            # TRANSLATORS: {where} is a file and position, e.g. "letter.css:12:3"; {declaration} is the CSS
+            # as written, e.g. "colr: red"; {reason} is WeasyPrint's English explanation, e.g.
+            # "unknown property", which is not translated.
+            message = _("{where}: ignored “{declaration}”: {reason}")
+            return message.format(where=where, declaration=self.declaration, reason=self.reason)
+        if self.imported is not None:
+            # TRANSLATORS: {where} is a file and position, e.g. "letter.css:1:1"; {target} is the stylesheet
+            # the @import names; {stylesheet} is the file name letter.css.
+            message = _("{where}: ignored “@import {target}”: {stylesheet} cannot import stylesheets")
+            return message.format(where=where, target=self.imported, stylesheet=STYLESHEET)
+        return f"{where}: {self.text}"
+
+
+def css_message(message: str) -> CssMessage:
+    """WeasyPrint's "Ignored `colr: red` at 12:3, unknown property." as position (12, 3), declaration
+    "colr: red" and reason "unknown property"; other messages lose their position and their capital."""
     message = message.strip().rstrip(".")
     found = POSITION.search(message)
     position = (int(found[1]), int(found[2])) if found else None
+    text = POSITION.sub("", message, count=1)
+    text = text[:1].lower() + text[1:]
     if ignored := IGNORED.fullmatch(message):
-        position = (int(ignored[3]), int(ignored[4]))
-        return position, f"ignored “{ignored['name'].strip()}: {ignored['value'].strip()}”: {ignored['reason']}"
+        declaration = f"{ignored['name'].strip()}: {ignored['value'].strip()}"
+        return CssMessage((int(ignored[3]), int(ignored[4])), text, declaration=declaration, reason=ignored["reason"])
     if imported := IMPORT.fullmatch(message):
         # letter.css comes after the page rule, so WeasyPrint never honours an @import in it
-        return position, f"ignored “@import {imported['target'].strip()}”: {STYLESHEET} cannot import stylesheets"
-    text = POSITION.sub("", message, count=1)
-    return position, text[:1].lower() + text[1:]
+        return CssMessage((int(imported[2]), int(imported[3])), text, imported=imported["target"].strip())
+    return CssMessage(position, text)
 
 
 def stylesheet_warning(message: str) -> str:
     """ "letter.css:12:3: …"."""
-    position, text = css_message(message)
-    if position is None:
-        return f"{STYLESHEET}: {text}"
-    line, column = position
-    return f"{STYLESHEET}:{line}:{column}: {text}"
+    css = css_message(message)
+    if css.position is None:
+        return css.located(STYLESHEET)
+    line, column = css.position
+    return css.located(f"{STYLESHEET}:{line}:{column}")
 
 
 def layout_warning(message: str) -> str:
     """A problem found while laying out a letter. A located one is CSS inside letter.html (a `<style>` or a
     `style=` attribute, counted from its own start, so the position is left out); letter.css itself was
     parsed before."""
-    position, text = css_message(message)
-    return f"{LETTER}: {text}" if position else f"{LETTER} or {STYLESHEET}: {text}"
+    css = css_message(message)
+    if css.position is not None:
+        return css.located(LETTER)
+    # TRANSLATORS: {letter} and {stylesheet} are the file names letter.html and letter.css; {text} is
+    # WeasyPrint's own English message, which is not translated.
+    return _("{letter} or {stylesheet}: {text}").format(letter=LETTER, stylesheet=STYLESHEET, text=css.text)

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from . import officetime
+from .i18n import _
 from .models import SendSettings, ServerSettings
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -28,7 +29,8 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 def _one_line(value: str) -> str:
     """Text that ends up in headers and single lines of the letter: no line breaks or control characters."""
     if CONTROL.search(value):
-        raise ValueError("must be one line, without line breaks or control characters")
+        # TRANSLATORS: shown after "campaign.toml:line [table.key]: ", the setting being the subject.
+        raise ValueError(_("must be one line, without line breaks or control characters"))
     return value
 
 
@@ -42,7 +44,8 @@ def _lines(value: Any) -> Any:
 
 def _slug(value: str) -> str:
     if not SLUG.match(value):
-        raise ValueError("use 1-40 lowercase letters, digits and hyphens, starting with a letter or digit")
+        # TRANSLATORS: about `[campaign] slug`, the campaign's short name: ASCII letters a-z only.
+        raise ValueError(_("use 1-40 lowercase letters, digits and hyphens, starting with a letter or digit"))
     return value
 
 
@@ -50,20 +53,28 @@ def _email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False, test_environment=True).normalized
     except EmailNotValidError as error:
-        raise ValueError(f"“{value}” is not a valid email address: {error}") from None
+        # TRANSLATORS: {value} is an address as written in campaign.toml; {reason} is the English explanation of the
+        # email-validator library ("The email address is not valid. It must have exactly one @-sign."), shown
+        # untranslated.
+        message = _("“{value}” is not a valid email address: {reason}")
+        raise ValueError(message.format(value=value, reason=error)) from None
 
 
 def _encoding(value: str) -> str:
     try:
         codecs.lookup(value)
     except LookupError:
-        raise ValueError(f"“{value}” is not an encoding Python knows; try utf-8, utf-8-sig, utf-16 or cp1258") from None
+        # TRANSLATORS: {value} is an encoding's name as written in campaign.toml; utf-8 … cp1258 are names to type.
+        message = _("“{value}” is not an encoding Python knows; try utf-8, utf-8-sig, utf-16 or cp1258")
+        raise ValueError(message.format(value=value)) from None
     return value
 
 
 def _css_length(value: str) -> str:
     if not CSS_LENGTH.match(value.strip()):
-        raise ValueError(f"“{value}” is not a length; write it as “20mm”, “2cm”, “0.8in” or “57pt”")
+        # TRANSLATORS: {value} is a page margin as written in campaign.toml; the examples are typed as they are.
+        message = _("“{value}” is not a length; write it as “20mm”, “2cm”, “0.8in” or “57pt”")
+        raise ValueError(message.format(value=value))
     return value.strip()
 
 
@@ -71,7 +82,10 @@ def _page_size(value: str) -> str:
     words = value.split()
     known = {size.lower(): size for size in PAGE_SIZES}
     if not 1 <= len(words) <= 2 or words[0].lower() not in known or words[1:] not in ([], ["portrait"], ["landscape"]):
-        raise ValueError(f"“{value}” is not a page size; use one of {', '.join(PAGE_SIZES)}, optionally “landscape”")
+        # TRANSLATORS: {value} is a page size as written in campaign.toml; {sizes} are the names to type ("A3, A4, …");
+        # “landscape” is typed as it is, after the size ("A4 landscape").
+        message = _("“{value}” is not a page size; use one of {sizes}, optionally “landscape”")
+        raise ValueError(message.format(value=value, sizes=", ".join(PAGE_SIZES)))
     return " ".join([known[words[0].lower()], *words[1:]])
 
 
@@ -103,6 +117,7 @@ class CampaignTable(Settings):
     attachment_prefix: Line = "Giay-moi"
     attach_pdf: bool = True
     encoding: Annotated[str, AfterValidator(_encoding)] | None = None
+    language: Literal["vi", "en"] | None = None  # of the interface; MAILMERGE_LANG overrides it
 
 
 class SenderTable(Settings):

@@ -19,6 +19,7 @@ from aiosmtplib import SMTPRecipientRefused, SMTPResponseException
 
 from .connection import connect, quit_quietly, where
 from .errors import SendError
+from .i18n import N_, _, ngettext
 from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Ledger, Prepared
 from .models import SendSettings, ServerSettings
 
@@ -60,11 +61,23 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What an attempt became. `detail` goes into the ledger's event as a permanent English record;
+    `reason` is the same explanation in the user's language, for what the user is shown (the pause
+    message). An outcome with a server reply shows the reply instead: its `detail` stays in the ledger."""
+
     state: str
     code: int | None = None
     reply: str | None = None
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     detail: str | None = None
+    reason: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """The outcome as the user reads it: the server's reply as it wrote it, or why there was none."""
+        if self.code:
+            return f"{self.code} {self.reply}"
+        return self.reason or self.detail or ""
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,14 @@ class TokenBucket:
 
 
 def by_code(code: int, reply: str, detail: str | None = None) -> Outcome:
+    """The server's answer decides; `detail` (English) is for the ledger only, as the user is shown the reply."""
     return Outcome(DEFERRED if 400 <= code < 500 else FAILED, code, reply, detail=detail)
+
+
+def explained(state: str, detail: str, **values: object) -> Outcome:
+    """An outcome with no server reply, explained by `detail`, a message marked with `N_`: filled in in
+    English for the ledger's record, and in the user's language as its `reason`."""
+    return Outcome(state, detail=detail.format(**values), reason=_(detail).format(**values))
 
 
 async def transmit(smtp: aiosmtplib.SMTP, attempt: Attempt) -> Outcome:
@@ -147,19 +167,31 @@ async def transmit(smtp: aiosmtplib.SMTP, attempt: Attempt) -> Outcome:
         return by_code(error.code, error.message, detail=f"refused at {attempt.stage}")
     except (aiosmtplib.SMTPException, OSError) as error:
         if attempt.stage == "DATA":
-            return Outcome(
+            return explained(
                 UNKNOWN,
-                detail=f"connection lost during DATA, the server may have accepted it: {error}",
+                # TRANSLATORS: why a message is in doubt, shown after "last:" in the pause message. DATA is the
+                # SMTP command; {error} is the system's or the SMTP library's error, in English.
+                N_("connection lost during DATA, the server may have accepted it: {error}"),
+                error=error,
             )
-        return Outcome(DEFERRED, detail=f"connection lost at {attempt.stage}, nothing was sent: {error}")
+        return explained(
+            DEFERRED,
+            # TRANSLATORS: shown after "last:" in the pause message. {stage} is the SMTP command reached
+            # (MAIL FROM, RCPT TO); {error} is the system's or the SMTP library's error, in English.
+            N_("connection lost at {stage}, nothing was sent: {error}"),
+            stage=attempt.stage,
+            error=error,
+        )
     return Outcome(SENT, response.code, response.message, refused)
 
 
 def cut_short(attempt: Attempt) -> Outcome:
     """What an attempt cut short by a stop means: before DATA the server cannot have the message."""
     if attempt.stage == "DATA":
-        return Outcome(UNKNOWN, detail="the run was interrupted during DATA; the server may have accepted it")
-    return Outcome(DEFERRED, detail=f"the run was interrupted at {attempt.stage}; nothing was sent")
+        # TRANSLATORS: why a message is in doubt after Ctrl-C. DATA is the SMTP command.
+        return explained(UNKNOWN, N_("the run was interrupted during DATA; the server may have accepted it"))
+    # TRANSLATORS: {stage} is the SMTP command the message had reached (MAIL FROM, RCPT TO).
+    return explained(DEFERRED, N_("the run was interrupted at {stage}; nothing was sent"), stage=attempt.stage)
 
 
 async def reset(smtp: aiosmtplib.SMTP) -> None:
@@ -205,7 +237,7 @@ class Delivery:
         """Send everything `messages` yields; `total` is how many it will yield."""
         self.connections = []
         try:
-            for _ in range(self.policy.connections):
+            for _number in range(self.policy.connections):
                 self.connections.append(await connect(self.settings, self.password))
         except SendError:
             for smtp in self.connections:
@@ -312,7 +344,12 @@ class Delivery:
             self.connections[number] = await self.reconnect(self.connections[number])
         smtp = self.connections[number]
         if not smtp.is_connected:
-            return Outcome(DEFERRED, detail=f"cannot reconnect to {where(self.settings)}, nothing was sent")
+            return explained(
+                DEFERRED,
+                # TRANSLATORS: shown after "last:" in the pause message. {server} is host:port.
+                N_("cannot reconnect to {server}, nothing was sent"),
+                server=where(self.settings),
+            )
         return await transmit(smtp, attempt)
 
     async def retry_later(self, out: Outgoing, delay: float, queue: asyncio.Queue) -> None:
@@ -337,8 +374,14 @@ class Delivery:
             )
             self.consecutive_failures += 1
             if self.consecutive_failures >= self.policy.settings.pause_after and not self.summary.paused:
-                last = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.detail
-                self.summary.paused = f"paused after {self.consecutive_failures} failures in a row (last: {last})"
+                count = self.consecutive_failures
+                # TRANSLATORS: {last} is the last failure: the server's reply as the server wrote it ("550 5.7.1
+                # relaying denied"), or why there was no reply (one of the messages of its own, translated).
+                self.summary.paused = ngettext(
+                    "paused after {count} failure in a row (last: {last})",
+                    "paused after {count} failures in a row (last: {last})",
+                    count,
+                ).format(count=count, last=outcome.shown)
         del self.in_flight[message]
         self.on_outcome(out, outcome)
 

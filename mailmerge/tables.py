@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import InputError, Problem
+from .i18n import _
 from .vntext import clean_text, nfc
 
 DELIMITERS = (",", ";", "\t")
@@ -60,21 +61,23 @@ def read_csv(path: Path, encoding: str | None, rank: Rank) -> Table:
     try:
         text = nfc(decode(path.read_bytes(), encoding))
     except (UnicodeDecodeError, LookupError) as error:
-        raise InputError(
-            [Problem(path.name, f"cannot decode the file ({error}); save it as “CSV UTF-8” and retry")]
-        ) from None
+        # TRANSLATORS: shown after the file's name; {reason} is Python's English explanation ("'utf-8' codec can't
+        # decode byte 0xe1 …", "unknown encoding: …"), shown untranslated; “CSV UTF-8” is a file type in Excel.
+        message = _("cannot decode the file ({reason}); save it as “CSV UTF-8” and retry")
+        raise InputError([Problem(path.name, message.format(reason=error))]) from None
     try:
         parses = {
             delimiter: non_empty(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
             for delimiter in DELIMITERS
         }
     except csv.Error as error:
-        raise InputError(
-            [Problem(path.name, f"cannot be read as CSV ({error}); save it again as “CSV UTF-8”")]
-        ) from None
+        # TRANSLATORS: shown after the file's name, the file being the subject; {reason} is Python's English
+        # explanation, shown untranslated; “CSV UTF-8” is a file type in Excel.
+        message = _("cannot be read as CSV ({reason}); save it again as “CSV UTF-8”")
+        raise InputError([Problem(path.name, message.format(reason=error))]) from None
     delimiter = max(DELIMITERS, key=lambda d: (best_rank(parses[d], rank), delimiter_count(text, d)))
     if not parses[delimiter]:
-        raise InputError([Problem(path.name, "the file is empty; it needs a header row")])
+        raise InputError([Problem(path.name, _("the file is empty; it needs a header row"))])
     return Table(path.name, "csv", parses[delimiter])
 
 
@@ -99,14 +102,17 @@ def read_xlsx(path: Path) -> Table:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise InputError([Problem(path.name, f"not a readable .xlsx workbook ({error})")]) from None
+        # TRANSLATORS: shown after the file's name; {reason} is the English explanation of the openpyxl library,
+        # shown untranslated.
+        message = _("not a readable .xlsx workbook ({reason})").format(reason=error)
+        raise InputError([Problem(path.name, message)]) from None
     try:
         sheet_rows = workbook.worksheets[0].iter_rows(values_only=True)  # from row 1 and column A, gaps filled
         rows = non_empty(trimmed([cell_text(cell) for cell in values]) for values in sheet_rows)
     finally:
         workbook.close()
     if not rows:
-        raise InputError([Problem(path.name, "the first sheet is empty; it needs a header row")])
+        raise InputError([Problem(path.name, _("the first sheet is empty; it needs a header row"))])
     return Table(path.name, "xlsx", rows)
 
 

@@ -19,6 +19,7 @@ from jinja2 import nodes
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment, SecurityError, safe_range
 from jinja2.utils import generate_lorem_ipsum
 
+from .i18n import _, ngettext
 from .vntext import vn_date, vn_time, vn_weekday
 
 MAX_REPEAT = MAX_RANGE  # the most characters or items `*` may produce, the same cap Jinja puts on range()
@@ -54,14 +55,20 @@ class FolderLoader(jinja2.BaseLoader):
         pure = PurePosixPath(name)
         if "\\" in name or pure.is_absolute() or ".." in pure.parts:
             raise TemplateFileError(
-                f"{name} is outside the templates folder, and a template may only use files inside that folder"
+                # TRANSLATORS: {name} is a file name as a template wrote it, e.g. "../campaign.toml".
+                _(
+                    "{name} is outside the templates folder, and a template may only use files inside that folder"
+                ).format(name=name)
             )
         path = self.root.joinpath(*pure.parts)
         resolved = path.resolve()
         if not resolved.is_relative_to(self.root):
             raise TemplateFileError(
-                f"{name} is a link to {resolved}, which is outside the templates folder, "
-                "and a template may only use files inside that folder"
+                # TRANSLATORS: {name} is a file in the templates folder; {target} is the full path it links to.
+                _(
+                    "{name} is a link to {target}, which is outside the templates folder, "
+                    "and a template may only use files inside that folder"
+                ).format(name=name, target=resolved)
             )
         if not resolved.is_file():
             raise jinja2.TemplateNotFound(name)
@@ -73,13 +80,18 @@ def read_text(path: Path, name: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise TemplateFileError(f"{name} could not be read ({error.strerror})") from None
+        # TRANSLATORS: {reason} is the operating system's explanation, e.g. "Permission denied".
+        message = _("{name} could not be read ({reason})")
+        raise TemplateFileError(message.format(name=name, reason=error.strerror)) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise TemplateFileError(
-            f"{name} is not valid UTF-8 (byte 0x{data[error.start]:02x} on line {line}); save it with UTF-8 encoding"
+            # TRANSLATORS: {byte} is the offending byte in hexadecimal, e.g. "0xe1".
+            _("{name} is not valid UTF-8 (byte {byte} on line {line}); save it with UTF-8 encoding").format(
+                name=name, byte=f"0x{data[error.start]:02x}", line=line
+            )
         ) from None
 
 
@@ -91,7 +103,9 @@ class CampaignSandbox(ImmutableSandboxedEnvironment):
     def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
         """Jinja returns an undefined here, which `|default`, `is defined` or `map(attribute=…)` turn into a
         silent blank; a template reaching for internals is hostile or broken, so stop it."""
-        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+        # TRANSLATORS: {attribute} and {type} are Python names, already quoted: 'mro', 'type'.
+        message = _("access to attribute {attribute} of {type} object is unsafe")
+        raise SecurityError(message.format(attribute=repr(attribute), type=repr(type(obj).__name__)))
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -105,11 +119,19 @@ def check_product(left: Any, right: Any) -> None:
     """`"a" * 10**9`, `[0] * 10**9`, `10**1000 * 10**1000` are refused before Python allocates them."""
     if isinstance(left, int) and isinstance(right, int):
         if left.bit_length() + right.bit_length() > MAX_INT_BITS:
-            raise SecurityError(f"the product is larger than the {MAX_INT_BITS}-bit integers templates may use")
+            # TRANSLATORS: a template computed a huge number; {bits} is the limit, 4096 (about 1,200 digits).
+            message = _("the product is larger than the {bits}-bit integers templates may use")
+            raise SecurityError(message.format(bits=MAX_INT_BITS))
         return
     for sequence, count in ((left, right), (right, left)):
         if isinstance(count, int) and hasattr(sequence, "__len__") and len(sequence) * count > MAX_REPEAT:
-            raise SecurityError(f"repeating a text or list to more than {MAX_REPEAT} items is not allowed")
+            # TRANSLATORS: `*` in a template, e.g. "ab" * 1000000; {count} is the limit.
+            message = ngettext(
+                "repeating a text or list to more than {count} item is not allowed",
+                "repeating a text or list to more than {count} items is not allowed",
+                MAX_REPEAT,
+            )
+            raise SecurityError(message.format(count=MAX_REPEAT))
 
 
 def check_power(base: Any, exponent: Any) -> None:
@@ -118,7 +140,9 @@ def check_power(base: Any, exponent: Any) -> None:
     if not (isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1 and exponent > 0):
         return
     if exponent * abs(base).bit_length() > MAX_INT_BITS:
-        raise SecurityError(f"the power is larger than the {MAX_INT_BITS}-bit integers templates may use")
+        # TRANSLATORS: a template computed a huge number; {bits} is the limit, 4096 (about 1,200 digits).
+        message = _("the power is larger than the {bits}-bit integers templates may use")
+        raise SecurityError(message.format(bits=MAX_INT_BITS))
 
 
 def bounded_range(*args: int) -> range:
@@ -126,14 +150,26 @@ def bounded_range(*args: int) -> range:
     try:
         return safe_range(*args)
     except OverflowError:
-        raise SecurityError(f"range() may produce at most {MAX_RANGE} numbers in a template") from None
+        # TRANSLATORS: range() and lipsum() are functions a template may call; {count} is the limit.
+        message = ngettext(
+            "range() may produce at most {count} number in a template",
+            "range() may produce at most {count} numbers in a template",
+            MAX_RANGE,
+        )
+        raise SecurityError(message.format(count=MAX_RANGE)) from None
 
 
 def bounded_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
     """Jinja's lorem ipsum generator, which the sandbox leaves unbounded; Jinja's argument names are kept
     (`lipsum(2, min=5)`), so `min` and `max` shadow the builtins here."""
     if n * (max if max > min else min) > MAX_REPEAT:
-        raise SecurityError(f"lipsum() may produce at most {MAX_REPEAT} words in a template")
+        # TRANSLATORS: range() and lipsum() are functions a template may call; {count} is the limit.
+        message = ngettext(
+            "lipsum() may produce at most {count} word in a template",
+            "lipsum() may produce at most {count} words in a template",
+            MAX_REPEAT,
+        )
+        raise SecurityError(message.format(count=MAX_REPEAT))
     return generate_lorem_ipsum(n, html, min, max)
 
 
@@ -164,10 +200,14 @@ def describe(error: BaseException, templates_dir: Path, fallback: str) -> str:
 
 
 def error_text(error: BaseException) -> str:
+    """What went wrong: our own messages in the user's language; Jinja's and Python's stay as they are
+    (English), since they come from those libraries."""
     if isinstance(error, jinja2.TemplateNotFound):
-        return f"the template {error.name} was not found in the templates folder"
+        # TRANSLATORS: {name} is the file a template includes or extends, e.g. "footer.html".
+        return _("the template {name} was not found in the templates folder").format(name=error.name)
     if isinstance(error, jinja2.TemplateSyntaxError):
-        text = error.message or "syntax error"
+        # TRANSLATORS: shown after a template's file and line, when Jinja gives no explanation of its own.
+        text = error.message or _("syntax error")
     elif isinstance(error, ArithmeticError) and error.args and isinstance(error.args[-1], str):
         text = error.args[-1]  # OverflowError(34, 'Numerical result out of range')
     else:
@@ -225,7 +265,7 @@ def template_fields(env: jinja2.Environment, names: Iterable[str]) -> set[tuple[
 
 def parse(env: jinja2.Environment, name: str) -> nodes.Template:
     assert env.loader is not None
-    source, filename, _ = env.loader.get_source(env, name)
+    source, filename, _uptodate = env.loader.get_source(env, name)
     return env.parse(source, name, filename)
 
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import MailmergeError
+from .i18n import _
 
 KEY_FILE_ENV = "MAILMERGE_KEY_FILE"
 SIGNATURE_LENGTH = 16
@@ -40,11 +41,16 @@ def load_key(path: Path | None = None) -> bytes:
             create_key(path)
         key = path.read_bytes()
     except OSError as error:
-        raise MailmergeError(f"cannot read or create the token key {path}: {error.strerror}") from None
+        # TRANSLATORS: {path} is the key file; {reason} is the operating system's explanation.
+        message = _("cannot read or create the token key {path}: {reason}")
+        raise MailmergeError(message.format(path=path, reason=error.strerror)) from None
     if len(key) < 16:
         raise MailmergeError(
-            f"the token key {path} is too short; restore it from a backup (replies to messages "
-            "already sent are matched with it)"
+            # TRANSLATORS: {path} is the key file that signs the Message-IDs and Reply-To addresses.
+            _(
+                "the token key {path} is too short; restore it from a backup (replies to messages "
+                "already sent are matched with it)"
+            ).format(path=path)
         )
     return key
 
@@ -76,5 +82,5 @@ def message_id(key: bytes, campaign: str, recipient_id: str, kind: str, domain: 
 
 def reply_address(key: bytes, campaign: str, recipient_id: str, sender_email: str) -> str:
     """`local+recipient.signature@domain`: kept short, the signature also covers the campaign."""
-    local, _, domain = sender_email.rpartition("@")
+    local, _at, domain = sender_email.rpartition("@")
     return f"{local}+{recipient_id}.{sign(key, campaign, recipient_id)[:12]}@{domain}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .campaign import load_campaign
 from .errors import LedgerError, MailmergeError, Problem
+from .i18n import _
 from .ledger import INVITATION, STATES, Ledger
 from .merge import campaign_recipients
 from .recipients import RejectedRow
@@ -65,7 +66,10 @@ def status(
     unknown_states = set(states) - {*STATES, NEW, INVALID}
     if unknown_states:
         known = ", ".join((*STATES, NEW, INVALID))
-        raise MailmergeError(f"no state {', '.join(sorted(unknown_states))}; states: {known}")
+        # TRANSLATORS: {wrong} are the state codes the user typed, {states} the codes that exist (queued, sent …):
+        # both are typed by the user, as they are.
+        message = _("no state {wrong}; states: {states}")
+        raise MailmergeError(message.format(wrong=", ".join(sorted(unknown_states)), states=known))
     campaign = load_campaign(folder)
     path = ledger_file or campaign.ledger_file
     rows = {}
@@ -112,10 +116,10 @@ def file_row(recipient_id: str, values: dict, problems: list[Problem] | None = N
         }
     )
     if problems:
-        row["problem"] = (
-            "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in problems)
-            + f" (row {problems[0].row})"
-        )
+        found = "; ".join(f"{p.column}: {p.message}" if p.column else p.message for p in problems)
+        # TRANSLATORS: {problems} are the problems of one row of the recipients file, each already translated
+        # ("email: not an email address; name: missing"); {row} is the row's number in the file.
+        row["problem"] = _("{problems} (row {row})").format(problems=found, row=problems[0].row)
     return row
 
 

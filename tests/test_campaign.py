@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mailmerge.campaign import load_campaign
-from mailmerge.cli import app
+from mailmerge.cli.commands import app
 from mailmerge.errors import InputError
 from mailmerge.officetime import OfficeTimeError, parse_date, parse_datetime
 from mailmerge.render import Renderer

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from mailmerge.cli import app
+from mailmerge.cli.commands import app
 from mailmerge.cli.interrupts import SendTracker
 from mailmerge.ledger import DEFERRED, SENT, UNKNOWN, Prepared
 from mailmerge.send import Outcome, Outgoing

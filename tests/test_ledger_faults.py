@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mailmerge.cli import app
+from mailmerge.cli.commands import app
 
 from .conftest import SEED
 from .real_send import (

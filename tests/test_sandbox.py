@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mailmerge.campaign import seed_folder
-from mailmerge.cli import app
+from mailmerge.cli.commands import app
 from mailmerge.templating import make_environment, template_fields
 
 from .conftest import keep_first_rows

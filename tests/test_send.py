@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mailmerge.cli import app
+from mailmerge.cli.commands import app
 
 from .conftest import set_table
 from .smtp_server import DROP, STALL

@@ -10,7 +10,7 @@ import trustme
 from aiosmtpd.smtp import AuthResult
 from typer.testing import CliRunner
 
-from mailmerge.cli import app
+from mailmerge.cli.commands import app
 from mailmerge.sink import LocalServer
 
 from .conftest import keep_first_rows, set_table

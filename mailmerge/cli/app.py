@@ -3,9 +3,6 @@ place where `MailmergeError` becomes a clean message and an exit code (`reportin
 
 from __future__ import annotations
 
-import codecs
-import io
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,10 +22,12 @@ from rich.progress import (
 
 from .. import __version__
 from ..errors import InputError, MailmergeError
+from ..i18n import _, ngettext, pgettext
 from .interrupts import EXIT_CODE, ctrl_c
+from .labels import state_label
 
 app = typer.Typer(
-    help="Personalised invitation letters (PDF, Decree 30/2020 layout) sent by email and tracked to the reply.",
+    help=_("Personalised invitation letters (PDF, Decree 30/2020 layout) sent by email and tracked to the reply."),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
@@ -44,22 +44,30 @@ CampaignOption = Annotated[
         envvar="MAILMERGE_CAMPAIGN",
         file_okay=False,
         metavar="DIR",
-        help="Campaign folder (holds campaign.toml).",
-        show_default="current folder",
+        help=_("Campaign folder (holds campaign.toml)."),
+        # TRANSLATORS: shown as "[default: (current folder)]" in the help of --campaign
+        show_default=_("current folder"),
     ),
 ]
 LedgerOption = Annotated[
     Path | None,
     typer.Option(
-        "--ledger", dir_okay=False, metavar="FILE", help="Ledger file.", show_default="ledger.db in the campaign folder"
+        "--ledger",
+        dir_okay=False,
+        metavar="FILE",
+        help=_("Ledger file."),
+        # TRANSLATORS: shown as "[default: (ledger.db in the campaign folder)]" in the help of --ledger
+        show_default=_("ledger.db in the campaign folder"),
     ),
 ]
 OnlyOption = Annotated[
     list[str] | None,
-    typer.Option("--only", metavar="ID|EMAIL", help="Only this recipient (ID or email); repeat for more."),
+    typer.Option("--only", metavar="ID|EMAIL", help=_("Only this recipient (ID or email); repeat for more.")),
 ]
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-ConnectionsOption = Annotated[int, typer.Option(metavar="N", help="SMTP connections used in parallel.", min=1, max=16)]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))]
+ConnectionsOption = Annotated[
+    int, typer.Option(metavar="N", help=_("SMTP connections used in parallel."), min=1, max=16)
+]
 
 
 def show_version(value: bool) -> None:
@@ -72,10 +80,10 @@ def show_version(value: bool) -> None:
 def options(
     version: Annotated[
         bool | None,
-        typer.Option("--version", callback=show_version, is_eager=True, help="Show the version and exit."),
+        typer.Option("--version", callback=show_version, is_eager=True, help=_("Show the version and exit.")),
     ] = None,
 ) -> None:
-    """Personalised invitation letters (PDF, Decree 30/2020 layout) sent by email and tracked to the reply."""
+    pass  # the options of `mailmerge` itself; its help is the app's
 
 
 @contextmanager
@@ -86,9 +94,14 @@ def reporting() -> Iterator[None]:
         try:
             yield
         except InputError as error:
+            count = len(error.problems)
+            err.print(coloured(_("Error:"), "bold red") + " ", end="", markup=True)
             err.print(
-                f"[bold red]Error:[/] {len(error.problems)} problem(s) found, nothing was rendered or sent:",
-                markup=True,
+                ngettext(
+                    "{count} problem(s) found, nothing was rendered or sent:",
+                    "{count} problem(s) found, nothing was rendered or sent:",
+                    count,
+                ).format(count=count)
             )
             for problem in error.problems:
                 err.print(f"  {problem}")
@@ -97,14 +110,19 @@ def reporting() -> Iterator[None]:
             print_error(error)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            err.print("Interrupted. `mailmerge status` shows where every invitation stands.")
+            err.print(_("Interrupted. `mailmerge status` shows where every invitation stands."))
             raise typer.Exit(EXIT_CODE) from None
 
 
 def print_error(error: MailmergeError) -> None:
     """ "Error:" in red, then the message as it is (it may hold brackets that are not markup)."""
-    err.print("[bold red]Error:[/] ", end="", markup=True)
+    err.print(coloured(_("Error:"), "bold red") + " ", end="", markup=True)
     err.print(str(error))
+
+
+def coloured(text: str, style: str) -> str:
+    """`text` (a translated message, never markup itself) in `style`, as rich markup."""
+    return f"[{style}]{escape(text)}[/]"
 
 
 def progress_bar() -> Progress:
@@ -119,17 +137,12 @@ def progress_bar() -> Progress:
 
 
 def describe(counts: Counter[str]) -> str:
-    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no recipients"
-
-
-def main() -> None:
-    utf8_output()
-    app(prog_name="mailmerge")
-
-
-def utf8_output() -> None:
-    """Vietnamese must survive a Windows code page (cp1252, cp1258) and output redirected to a file: the
-    CLI always writes UTF-8, which Windows Terminal, PowerShell and Excel's text import all read."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
-            stream.reconfigure(encoding="utf-8", errors="replace")
+    """Counts by state, as a list ("4 sent, 1 unknown") shown inside a sentence, never a sentence itself."""
+    # TRANSLATORS: one item of a list of counts by state, "4 sent, 1 unknown"; {state} is the state's
+    # name as translated in context "state"
+    item = _("{count} {state}")
+    items = [item.format(count=count, state=state_label(state)) for state, count in sorted(counts.items())]
+    # TRANSLATORS: what separates two items of that list; a state's name may itself hold a comma
+    separator = pgettext("list of counts", ", ")
+    # TRANSLATORS: what the list of counts by state says when there is no one to count
+    return separator.join(items) or _("no recipients")

@@ -22,7 +22,8 @@ from rich.text import Text
 from .. import sending
 from ..connection import stored_password
 from ..errors import LedgerError
-from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
+from ..i18n import _, ngettext
+from ..ledger import DEFERRED, FAILED, INVITATION, SENT, UNKNOWN
 from ..send import Invitee, Outcome, Outgoing, Policy
 from .app import (
     CampaignOption,
@@ -31,6 +32,7 @@ from .app import (
     OnlyOption,
     YesOption,
     app,
+    coloured,
     describe,
     err,
     out,
@@ -40,9 +42,22 @@ from .app import (
 from .interrupts import EXIT_CODE, SendTracker, by_id, ctrl_c, invitee_line
 
 
+class OutcomesColumn(ProgressColumn):
+    """How many messages of this run were sent (green) and failed (red), from the task's fields."""
+
+    def render(self, task: Task) -> Text:
+        sent, failed = task.fields["sent"], task.fields["failed"]
+        # TRANSLATORS: progress bar of `mailmerge send`: messages sent so far in this run
+        sent_text = ngettext("{count} sent", "{count} sent", sent).format(count=sent)
+        # TRANSLATORS: progress bar of `mailmerge send`: messages failed (or in doubt) so far in this run
+        failed_text = ngettext("{count} failed", "{count} failed", failed).format(count=failed)
+        return Text.assemble((sent_text, "green"), " ", (failed_text, "red"))
+
+
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:.1f} msg/s" if task.speed else "– msg/s")
+        # TRANSLATORS: progress bar of `mailmerge send`: messages sent per second; {rate} is "2.5" or "–"
+        return Text(_("{rate} msg/s").format(rate=f"{task.speed:.1f}" if task.speed else "–"))
 
 
 def send_progress() -> Progress:
@@ -50,35 +65,63 @@ def send_progress() -> Progress:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[green]{task.fields[sent]} sent[/] [red]{task.fields[failed]} failed[/]"),
+        OutcomesColumn(),
         RateColumn(),
-        TextColumn("ETA"),
+        # TRANSLATORS: progress bar of `mailmerge send`: "estimated time of arrival", followed by the time left
+        TextColumn(_("ETA"), markup=False),
         TimeRemainingColumn(),
         console=err,
         transient=True,
     )
 
 
-def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float | None, verb: str = "Send") -> int:
+def confirmation(plan: sending.SendPlan, *, resend: bool) -> str:
+    """The question asked before sending: how many of what, from whom, through which server."""
+    campaign, smtp = plan.campaign, plan.campaign.smtp
+    assert plan.kind == INVITATION, f"no confirmation written for {plan.kind!r} messages"
+    if resend:
+        # TRANSLATORS: asked before `mailmerge resend`; {security} is starttls, tls or none
+        question = ngettext(
+            "Resend {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
+            "Resend {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
+            plan.count,
+        )
+    else:
+        # TRANSLATORS: asked before `mailmerge send`; {security} is starttls, tls or none
+        question = ngettext(
+            "Send {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
+            "Send {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
+            plan.count,
+        )
+    return question.format(
+        count=plan.count,
+        sender=campaign.sender.name,
+        email=campaign.sender.email,
+        host=smtp.host,
+        port=smtp.port,
+        security=smtp.security,
+    )
+
+
+def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float | None, resend: bool = False) -> int:
     """Confirm, get the password, send with a progress bar and print the summary. The exit code: 0, 1 if
     the user said no, 2 if anything is left to send or in doubt (from any run), 130 if Ctrl-C stopped it."""
-    campaign = plan.campaign
-    smtp = campaign.smtp
+    smtp = plan.campaign.smtp
     if plan.count == 0:
-        out.print(f"Nothing to send: {describe(plan.already)}.")
+        # TRANSLATORS: {states} is a list of counts by state, "5 sent, 1 unknown"
+        out.print(_("Nothing to send: {states}.").format(states=describe(plan.already)))
         doubts = sending.in_doubt(plan)
         print_in_doubt(doubts)
         return 2 if doubts else 0
-    question = (
-        f"{verb} {plan.count} {plan.kind}(s) from {campaign.sender.name} <{campaign.sender.email}> "
-        f"via {smtp.host}:{smtp.port} ({smtp.security})?"
-    )
-    if not yes and not typer.confirm(question, default=False):
+    if not yes and not typer.confirm(confirmation(plan, resend=resend), default=False):
         return 1
     password = stored_password(smtp)
     if smtp.username and password is None:
-        password = typer.prompt(f"SMTP password for {smtp.username} at {smtp.host}", hide_input=True)
-    policy = Policy(connections=connections, rate_per_minute=rate, settings=campaign.send)
+        password = typer.prompt(
+            _("SMTP password for {username} at {host}").format(username=smtp.username, host=smtp.host),
+            hide_input=True,
+        )
+    policy = Policy(connections=connections, rate_per_minute=rate, settings=plan.campaign.send)
     tracker = SendTracker(sending.in_doubt(plan))
     ctrl_c.last_words = tracker.last_words
     try:
@@ -102,7 +145,7 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
 def progress_updater(bar: Progress, total: int | None, tracker: SendTracker) -> Callable[[Outgoing, Outcome], None]:
     """An `on_outcome` callback that keeps `tracker` current and moves the bar once per message settled
     (a deferral may be retried)."""
-    task = bar.add_task("Sending", total=total, sent=0, failed=0)
+    task = bar.add_task(_("Sending"), total=total, sent=0, failed=0)
 
     def on_outcome(outgoing: Outgoing, outcome: Outcome) -> None:
         tracker.settled(outgoing, outcome)
@@ -116,45 +159,73 @@ def progress_updater(bar: Progress, total: int | None, tracker: SendTracker) -> 
 def print_send_result(result: sending.SendResult) -> None:
     summary = result.summary
     if result.recovered:
-        err.print(
-            f"[yellow]{len(result.recovered)} message(s) were being sent when the previous run stopped; "
-            "they are now marked unknown (see `mailmerge status`).[/]",
-            markup=True,
+        count = len(result.recovered)
+        message = ngettext(
+            "{count} message(s) were being sent when the previous run stopped; "
+            "they are now marked unknown (see `mailmerge status`).",
+            "{count} message(s) were being sent when the previous run stopped; "
+            "they are now marked unknown (see `mailmerge status`).",
+            count,
         )
-    out.print(
-        f"Sent {summary.sent}, deferred {summary.deferred}, failed {summary.failed}, "
-        f"unknown {summary.unknown}"
-        + (f", not attempted {summary.not_attempted}" if summary.not_attempted else "")
-        + "."
-    )
+        err.print(coloured(message.format(count=count), "yellow"), markup=True)
+    counts = {
+        "sent": summary.sent,
+        "deferred": summary.deferred,
+        "failed": summary.failed,
+        "unknown": summary.unknown,
+        "not_attempted": summary.not_attempted,
+    }
+    if summary.not_attempted:
+        # TRANSLATORS: the summary of a send; each number counts messages of this run in that state
+        summary_line = _(
+            "Sent {sent}, deferred {deferred}, failed {failed}, unknown {unknown}, not attempted {not_attempted}."
+        )
+    else:
+        # TRANSLATORS: the summary of a send; each number counts messages of this run in that state
+        summary_line = _("Sent {sent}, deferred {deferred}, failed {failed}, unknown {unknown}.")
+    out.print(summary_line.format(**counts))
     if summary.paused:
-        err.print(
-            f"[bold red]Paused:[/] {escape(summary.paused)}. Nothing more was sent; fix the cause and run "
-            "`mailmerge send` again.",
-            markup=True,
-        )
+        # TRANSLATORS: {reason} says why sending paused, "paused after 2 failures in a row (last: 550 …)"
+        message = _("{reason}. Nothing more was sent; fix the cause and run `mailmerge send` again.")
+        paused = coloured(_("Paused:"), "bold red")
+        err.print(f"{paused} {escape(message.format(reason=summary.paused))}", markup=True)
     if summary.deferred:
-        out.print("Deferred messages (temporary errors) will be retried by the next `mailmerge send`.")
+        out.print(_("Deferred messages (temporary errors) will be retried by the next `mailmerge send`."))
     print_in_doubt(result.in_doubt)
 
 
 def print_ledger_failure(error: LedgerError, tracker: SendTracker) -> None:
     """The ledger stopped accepting writes (a full disk, say) after some messages went out."""
     print_error(error)
-    err.print(f"{tracker.sent} message(s) were sent in this run before that; they are recorded as sent.")
+    sent = tracker.sent
+    err.print(
+        ngettext(
+            "{count} message(s) were sent in this run before that; they are recorded as sent.",
+            "{count} message(s) were sent in this run before that; they are recorded as sent.",
+            sent,
+        ).format(count=sent)
+    )
     if tracker.in_flight:
-        err.print(
-            f"[yellow]{len(tracker.in_flight)} message(s) were being handed to the server at that moment[/] and "
-            "could not be recorded; the next `mailmerge send` or `mailmerge status` lists them as in doubt:",
-            markup=True,
+        count = len(tracker.in_flight)
+        message = ngettext(
+            "{count} message(s) were being handed to the server at that moment and could not be recorded; "
+            "the next `mailmerge send` or `mailmerge status` lists them as in doubt:",
+            "{count} message(s) were being handed to the server at that moment and could not be recorded; "
+            "the next `mailmerge send` or `mailmerge status` lists them as in doubt:",
+            count,
         )
+        err.print(coloured(message.format(count=count), "yellow"), markup=True)
         for invitee in sorted(tracker.in_flight.values(), key=by_id):
             err.print(invitee_line(invitee))
 
 
 def print_interrupted(sent: int, doubts: list[Invitee]) -> None:
     err.print(
-        f"Interrupted. {sent} message(s) were sent in this run; the next `mailmerge send` sends the rest.",
+        ngettext(
+            "Interrupted. {count} message(s) were sent in this run; the next `mailmerge send` sends the rest.",
+            "Interrupted. {count} message(s) were sent in this run; the next `mailmerge send` sends the rest.",
+            sent,
+        ).format(count=sent)
     )
     print_in_doubt(doubts)
 
@@ -163,81 +234,106 @@ def print_in_doubt(doubts: list[Invitee]) -> None:
     """Every message of the campaign that may or may not have arrived, whichever run left it so."""
     if not doubts:
         return
-    err.print(
-        f"[yellow]{len(doubts)} message(s) are in doubt:[/] the connection was cut while they were being "
-        "handed to the server, so they may or may not have arrived.",
-        markup=True,
+    count = len(doubts)
+    message = ngettext(
+        "{count} message(s) are in doubt: the connection was cut while they were being handed to the server, "
+        "so they may or may not have arrived.",
+        "{count} message(s) are in doubt: the connection was cut while they were being handed to the server, "
+        "so they may or may not have arrived.",
+        count,
     )
+    err.print(coloured(message.format(count=count), "yellow"), markup=True)
     for invitee in doubts:
         err.print(invitee_line(invitee))
     err.print(
-        "They are never resent on their own. Check with `mailmerge status` and the recipients whether they "
-        "arrived, then run `mailmerge resend --unknown` (add `--only ID` for some of them) to send them again."
+        _(
+            "They are never resent on their own. Check with `mailmerge status` and the recipients whether they "
+            "arrived, then run `mailmerge resend --unknown` (add `--only ID` for some of them) to send them again."
+        )
     )
 
 
-@app.command()
+@app.command(help=_("Send the invitations; anyone already sent is never sent again. Exit 2 if some were not sent."))
 def send(
     campaign: CampaignOption = Path("."),
     ledger: LedgerOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and compose everything, send nothing.")] = False,
-    limit: Annotated[int | None, typer.Option(metavar="N", help="Send at most N messages this run.", min=0)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=_("Render and compose everything, send nothing."))] = False,
+    limit: Annotated[int | None, typer.Option(metavar="N", help=_("Send at most N messages this run."), min=0)] = None,
     only: OnlyOption = None,
     yes: YesOption = False,
     connections: ConnectionsOption = 1,
-    rate: Annotated[float | None, typer.Option(metavar="N", help="At most N messages per minute.", min=0.1)] = None,
+    rate: Annotated[float | None, typer.Option(metavar="N", help=_("At most N messages per minute."), min=0.1)] = None,
     skip_invalid: Annotated[
         bool,
         typer.Option(
-            "--skip-invalid", help="Send to the valid rows even if other rows have problems (they are listed)."
+            "--skip-invalid", help=_("Send to the valid rows even if other rows have problems (they are listed).")
         ),
     ] = False,
 ) -> None:
-    """Send the invitations; anyone already sent is never sent again. Exit 2 if some were not sent."""
     with reporting():
         plan = sending.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid, ledger_file=ledger)
         for problem in plan.skipped:
-            err.print(f"[yellow]Skipped:[/] {escape(str(problem))}", markup=True)
+            skipped = coloured(_("Skipped:"), "yellow")
+            err.print(f"{skipped} {escape(str(problem))}", markup=True)
         if dry_run:
+            # TRANSLATORS: {states} is a list of counts by state in the ledger, "5 sent, 1 unknown"
+            message = ngettext(
+                "Dry run: {count} message(s) would be sent from {email} via {host}:{port}; ledger: {states}. "
+                "Every template was filled for every recipient; nothing was sent or recorded.",
+                "Dry run: {count} message(s) would be sent from {email} via {host}:{port}; ledger: {states}. "
+                "Every template was filled for every recipient; nothing was sent or recorded.",
+                plan.count,
+            )
             out.print(
-                f"Dry run: {plan.count} message(s) would be sent from {plan.campaign.sender.email} via "
-                f"{plan.campaign.smtp.host}:{plan.campaign.smtp.port}; ledger: {describe(plan.already)}. "
-                "Every template was filled for every recipient; nothing was sent or recorded."
+                message.format(
+                    count=plan.count,
+                    email=plan.campaign.sender.email,
+                    host=plan.campaign.smtp.host,
+                    port=plan.campaign.smtp.port,
+                    states=describe(plan.already),
+                )
             )
         code = 0 if dry_run else run_send(plan, yes=yes, connections=connections, rate=rate)
         if plan.skipped and code in (0, 2):
             rows = len({problem.row for problem in plan.skipped})
-            err.print(
-                f"[yellow]{rows} row(s) of the recipients file were skipped:[/] they show as invalid in "
-                "`mailmerge status`; fix them and run `mailmerge send` again.",
-                markup=True,
+            message = ngettext(
+                "{count} row(s) of the recipients file were skipped: they show as invalid in `mailmerge status`; "
+                "fix them and run `mailmerge send` again.",
+                "{count} row(s) of the recipients file were skipped: they show as invalid in `mailmerge status`; "
+                "fix them and run `mailmerge send` again.",
+                rows,
             )
+            err.print(coloured(message.format(count=rows), "yellow"), markup=True)
             code = 2
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(help=_("Send again messages in doubt (state unknown): they may already have arrived."))
 def resend(
     campaign: CampaignOption = Path("."),
     ledger: LedgerOption = None,
-    unknown: Annotated[bool, typer.Option("--unknown", help="Resend the messages whose delivery is in doubt.")] = False,
+    unknown: Annotated[
+        bool, typer.Option("--unknown", help=_("Resend the messages whose delivery is in doubt."))
+    ] = False,
     only: OnlyOption = None,
     yes: YesOption = False,
     connections: ConnectionsOption = 1,
 ) -> None:
-    """Send again messages in doubt (state unknown): they may already have arrived."""
     if not unknown:
-        err.print("Say what to resend: --unknown (the only kind so far).")
+        err.print(_("Say what to resend: --unknown (the only kind so far)."))
         raise typer.Exit(1)
     with reporting():
         plan = sending.plan_send(campaign, only=only or (), resend_unknown=True, ledger_file=ledger)
         for recipient in plan.to_send:
             out.print(f"  {recipient.id:>4}  {recipient.name} <{recipient.email}>")
         if plan.count:
-            err.print(
-                f"[yellow]These {plan.count} message(s) may already have arrived; resending can deliver "
-                "a second copy (with the same Message-ID).[/]",
-                markup=True,
+            message = ngettext(
+                "These {count} message(s) may already have arrived; resending can deliver "
+                "a second copy (with the same Message-ID).",
+                "These {count} message(s) may already have arrived; resending can deliver "
+                "a second copy (with the same Message-ID).",
+                plan.count,
             )
-        code = run_send(plan, yes=yes, connections=connections, rate=None, verb="Resend")
+            err.print(coloured(message.format(count=plan.count), "yellow"), markup=True)
+        code = run_send(plan, yes=yes, connections=connections, rate=None, resend=True)
     raise typer.Exit(code)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..demo import run_demo
+from ..i18n import _, ngettext
 from .app import (
     app,
     out,
@@ -18,13 +19,14 @@ from .interrupts import SendTracker, ctrl_c
 from .status import print_status
 
 
-@app.command()
+@app.command(
+    help=_("Send the seed campaign's 65 invitations to a local SMTP sink on 127.0.0.1 (nothing leaves this machine).")
+)
 def demo(
     out_dir: Annotated[
-        Path, typer.Option("--out", metavar="DIR", help="Where to leave the received emails, PDFs and ledger.")
+        Path, typer.Option("--out", metavar="DIR", help=_("Where to leave the received emails, PDFs and ledger."))
     ] = Path("demo-output"),
 ) -> None:
-    """Send the seed campaign's 65 invitations to a local SMTP sink on 127.0.0.1 (nothing leaves this machine)."""
     tracker = SendTracker()
     ctrl_c.last_words = tracker.last_words
     with reporting(), send_progress() as bar:
@@ -37,7 +39,21 @@ def demo(
         )
     print_status(result.report)
     print_send_result(result.result)
+    count = len(result.received)
+    # TRANSLATORS: {received} and {pdf} are folders, {ledger} is the ledger file of the demo
+    message = ngettext(
+        "The sink on 127.0.0.1:{port} received {count} message(s): {received}/*.eml; their PDFs: {pdf}/; "
+        "ledger: {ledger}",
+        "The sink on 127.0.0.1:{port} received {count} message(s): {received}/*.eml; their PDFs: {pdf}/; "
+        "ledger: {ledger}",
+        count,
+    )
     out.print(
-        f"The sink on 127.0.0.1:{result.port} received {len(result.received)} message(s): "
-        f"{out_dir / 'received'}/*.eml; their PDFs: {out_dir / 'pdf'}/; ledger: {out_dir / 'ledger.db'}"
+        message.format(
+            port=result.port,
+            count=count,
+            received=out_dir / "received",
+            pdf=out_dir / "pdf",
+            ledger=out_dir / "ledger.db",
+        )
     )

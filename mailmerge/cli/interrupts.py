@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
+from ..i18n import _, ngettext
 from ..ledger import SENT, UNKNOWN
 from ..send import Invitee, Outcome, Outgoing
 
@@ -41,7 +42,8 @@ class Interrupts:
 
     def __init__(self) -> None:
         self.presses = 0
-        self.last_words: Callable[[], str] = lambda: "\nStopped at once.\n"
+        self.stopped = "\nStopped at once.\n"  # in the interface language once a command runs (`installed`)
+        self.last_words: Callable[[], str] = lambda: self.stopped
         self.previous: Any = None  # the handler found at the first install
         self.active = False
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -55,6 +57,8 @@ class Interrupts:
         if threading.current_thread() is not threading.main_thread():
             yield  # signal handlers belong to the main thread
             return
+        # TRANSLATORS: printed when a second Ctrl-C ends `mailmerge` at once
+        self.stopped = "\n" + _("Stopped at once.") + "\n"  # made now: `leave` must not depend on anything
         if signal.getsignal(signal.SIGINT) != self.on_sigint:
             self.previous = signal.signal(signal.SIGINT, self.on_sigint)
             atexit.register(self.ignore_while_exiting)
@@ -89,7 +93,7 @@ class Interrupts:
         try:
             text = self.last_words()
         except BaseException:  # whatever happens, the process ends now
-            text = "\nStopped at once.\n"
+            text = self.stopped
         data = text.encode("utf-8", errors="replace")
         with contextlib.suppress(OSError):
             while data:
@@ -165,17 +169,33 @@ class SendTracker:
     def last_words(self) -> str:
         """What a second Ctrl-C prints: plain text, nothing that could wait for a lock."""
         doubts = sorted({**self.doubts, **{i.id: i for i in self.in_flight.values()}}.values(), key=by_id)
-        lines = ["", f"Stopped at once. {self.sent} message(s) were sent in this run."]
+        sent, count = self.sent, len(doubts)
+        lines = [
+            "",
+            ngettext(
+                "Stopped at once. {count} message(s) were sent in this run.",
+                "Stopped at once. {count} message(s) were sent in this run.",
+                sent,
+            ).format(count=sent),
+        ]
         if doubts:
-            lines.append(f"{len(doubts)} message(s) are in doubt: the server may or may not have them.")
+            lines.append(
+                ngettext(
+                    "{count} message(s) are in doubt: the server may or may not have them.",
+                    "{count} message(s) are in doubt: the server may or may not have them.",
+                    count,
+                ).format(count=count)
+            )
             lines += [invitee_line(invitee) for invitee in doubts]
             lines.append(
-                "The next `mailmerge send` or `mailmerge status` marks those cut off mid-send as unknown. "
-                "Check with the recipients whether they arrived, then run `mailmerge resend --unknown` "
-                "to send them again."
+                _(
+                    "The next `mailmerge send` or `mailmerge status` marks those cut off mid-send as unknown. "
+                    "Check with the recipients whether they arrived, then run `mailmerge resend --unknown` "
+                    "to send them again."
+                )
             )
         else:
-            lines.append("No message is in doubt; the next `mailmerge send` goes on where this one stopped.")
+            lines.append(_("No message is in doubt; the next `mailmerge send` goes on where this one stopped."))
         return "\n".join(lines) + "\n"
 
 

@@ -12,9 +12,11 @@ from rich.table import Table
 
 from .. import checking
 from ..campaign import init_campaign
+from ..i18n import _, ngettext
 from .app import (
     CampaignOption,
     app,
+    coloured,
     err,
     out,
     progress_bar,
@@ -22,69 +24,97 @@ from .app import (
 )
 
 
-@app.command()
-def init(folder: Annotated[Path, typer.Argument(help="Folder to create or complete.")]) -> None:
-    """Scaffold a campaign folder (campaign.toml, recipients.csv, templates/); never overwrites a file."""
+@app.command(help=_("Scaffold a campaign folder (campaign.toml, recipients.csv, templates/); never overwrites a file."))
+def init(folder: Annotated[Path, typer.Argument(help=_("Folder to create or complete."))]) -> None:
     with reporting():
         written = init_campaign(folder)
         for path in written:
-            out.print(f"created {path}")
+            # TRANSLATORS: one line per file `mailmerge init` wrote
+            out.print(_("created {path}").format(path=path))
         if not written:
-            out.print(f"{folder} already has every file; nothing was changed.")
+            out.print(_("{folder} already has every file; nothing was changed.").format(folder=folder))
         else:
             out.print(
-                f"Edit {folder / 'campaign.toml'} and {folder / 'recipients.csv'}, then run "
-                f"`mailmerge check --campaign {folder}`."
+                _("Edit {campaign_file} and {recipients_file}, then run `mailmerge check --campaign {folder}`.").format(
+                    campaign_file=folder / "campaign.toml", recipients_file=folder / "recipients.csv", folder=folder
+                )
             )
 
 
 NOTES_SHOWN = 10
 
 
-@app.command()
+@app.command(help=_("Validate everything and render every letter (PDF included) without sending anything."))
 def check(campaign: CampaignOption = Path(".")) -> None:
-    """Validate everything and render every letter (PDF included) without sending anything."""
     with reporting(), progress_bar() as bar:
-        loaded_total = bar.add_task("Rendering letters", total=None)
-        report = checking.check(campaign, on_rendered=lambda _: bar.advance(loaded_total))
-    groups = Table("group", "recipients", title=f"{len(report.recipients)} recipients", title_justify="left")
+        loaded_total = bar.add_task(_("Rendering letters"), total=None)
+        report = checking.check(campaign, on_rendered=lambda rendered: bar.advance(loaded_total))
+    count = len(report.recipients)
+    # TRANSLATORS: the title of the table of recipients by group printed by `mailmerge check`
+    title = ngettext("{count} recipient", "{count} recipients", count).format(count=count)
+    # TRANSLATORS: the headers of that table: a group of recipients, and how many recipients it has
+    groups = Table(_("group"), _("recipients"), title=title, title_justify="left")
     for group, count in report.groups.items():
         groups.add_row(group, str(count))
     out.print(groups)
-    out.print(f"Letters rendered: {len(report.render_seconds)} PDFs, median {report.median_render_ms:.0f} ms each")
+    letters = len(report.render_seconds)
     out.print(
-        "Fonts embedded: "
-        + ", ".join(f"{name}{'' if embedded else ' (NOT embedded)'}" for name, embedded in sorted(report.fonts.items()))
+        ngettext(
+            "Letters rendered: {count} PDF, median {milliseconds} ms each",
+            "Letters rendered: {count} PDFs, median {milliseconds} ms each",
+            letters,
+        ).format(count=letters, milliseconds=f"{report.median_render_ms:.0f}")
     )
+    fonts = (
+        # TRANSLATORS: a font named in the list "Fonts embedded: …" that is not in the PDFs
+        name if embedded else _("{font} (NOT embedded)").format(font=name)
+        for name, embedded in sorted(report.fonts.items())
+    )
+    # TRANSLATORS: {fonts} is a list of font names, "Tinos, Liberation Serif"
+    out.print(_("Fonts embedded: {fonts}").format(fonts=", ".join(fonts)))
     for note in report.notes[:NOTES_SHOWN]:
-        out.print(f"Note: {note}")
+        out.print(_("Note: {note}").format(note=note))
     if len(report.notes) > NOTES_SHOWN:
-        out.print(f"… and {len(report.notes) - NOTES_SHOWN} more note(s) like these.")
+        more = len(report.notes) - NOTES_SHOWN
+        out.print(
+            ngettext("… and {count} more note(s) like these.", "… and {count} more note(s) like these.", more).format(
+                count=more
+            )
+        )
     for warning in report.warnings:
-        out.print(f"[yellow]Warning:[/] {escape(warning)}", markup=True)
-    out.print("[green]No problems found.[/] Nothing was sent.", markup=True)
+        out.print(coloured(_("Warning:"), "yellow") + " " + escape(warning), markup=True)
+    out.print(coloured(_("No problems found."), "green") + " " + escape(_("Nothing was sent.")), markup=True)
 
 
-@app.command()
+@app.command(help=_("Write the exact .eml and the PDF each recipient would get, without sending."))
 def preview(
     campaign: CampaignOption = Path("."),
     to: Annotated[
         list[str] | None,
         typer.Option(
-            "--to", metavar="ID|EMAIL", help="Recipient ID (order) or email; repeat for more. Default: everyone."
+            "--to", metavar="ID|EMAIL", help=_("Recipient ID (order) or email; repeat for more. Default: everyone.")
         ),
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help="Where to write the files.")] = Path("preview"),
-    png: Annotated[bool, typer.Option("--png", help="Also a PNG of page 1 (needs pdftoppm).")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", metavar="DIR", help=_("Where to write the files."))] = Path(
+        "preview"
+    ),
+    png: Annotated[bool, typer.Option("--png", help=_("Also a PNG of page 1 (needs pdftoppm)."))] = False,
 ) -> None:
-    """Write the exact .eml and the PDF each recipient would get, without sending."""
     if png and not shutil.which("pdftoppm"):
-        err.print("Warning: pdftoppm is not installed (Debian: poppler-utils); no PNG will be written.")
+        err.print(_("Warning: pdftoppm is not installed (Debian: poppler-utils); no PNG will be written."))
     with reporting(), progress_bar() as bar:
-        task = bar.add_task("Writing previews", total=None)
-        written = checking.preview(campaign, out_dir, wanted=to or (), png=png, on_written=lambda _: bar.advance(task))
+        task = bar.add_task(_("Writing previews"), total=None)
+        written = checking.preview(
+            campaign, out_dir, wanted=to or (), png=png, on_written=lambda path: bar.advance(task)
+        )
     emails = sum(1 for path in written if path.suffix == ".eml")
-    out.print(f"Wrote {emails} email(s) with their PDF to {out_dir}/ ({len(written)} files). Nothing was sent.")
+    # TRANSLATORS: {folder} is where the previews were written; {files} counts the .eml, .pdf and .png files
+    message = ngettext(
+        "Wrote {count} email(s) with their PDF to {folder}/ ({files} files). Nothing was sent.",
+        "Wrote {count} email(s) with their PDF to {folder}/ ({files} files). Nothing was sent.",
+        emails,
+    )
+    out.print(message.format(count=emails, folder=out_dir, files=len(written)))
 
 
 # --- sending ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import tracking
+from ..i18n import N_, _
 from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
 from .app import (
     CampaignOption,
@@ -26,24 +27,25 @@ from .app import (
     out,
     reporting,
 )
+from .labels import state_label
 
 
-@app.command()
+@app.command(help=_("Who got what: totals by state and group, and every recipient's state and last SMTP reply."))
 def status(
     campaign: CampaignOption = Path("."),
     ledger: LedgerOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: totals and recipients.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("One JSON object: totals and recipients."))] = False,
     state: Annotated[
         list[str] | None,
         typer.Option(
             "--state",
             metavar="STATE",
-            help="List only recipients in this state (repeat); totals still count everyone.",
+            # TRANSLATORS: STATE is a state code as typed: queued, sent, deferred, failed, unknown, new, invalid
+            help=_("List only recipients in this state (repeat); totals still count everyone."),
         ),
     ] = None,
-    wide: Annotated[bool, typer.Option("--wide", help="Every column in full, however wide the terminal.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help=_("Every column in full, however wide the terminal."))] = False,
 ) -> None:
-    """Who got what: totals by state and group, and every recipient's state and last SMTP reply."""
     with reporting():
         report = tracking.status(campaign, ledger_file=ledger, states=state or ())
     if as_json:
@@ -56,7 +58,8 @@ def status(
 class StatusColumn:
     """One column of the status table; narrow terminals drop the least important first."""
 
-    header: str
+    key: str
+    header: str  # marked with N_, translated where the table is made
     importance: int  # 0 is always shown
     cell: Callable[[dict, bool], str]
     min_width: int
@@ -68,16 +71,22 @@ def smtp_reply(row: dict, wide: bool) -> str:
     if row["problem"]:
         return row["problem"]
     reply = f"{row['smtp_code']} {row['smtp_reply']}" if row["smtp_code"] else (row["smtp_reply"] or "")
-    return reply + (f" (refused: {row['refused']})" if row["refused"] else "")
+    if not row["refused"]:
+        return reply
+    # TRANSLATORS: in `mailmerge status`: the server's reply, then the addresses it refused
+    return _("{reply} (refused: {addresses})").format(reply=reply, addresses=row["refused"]).strip()
 
 
 STATUS_COLUMNS = (
-    StatusColumn("#", 0, lambda row, wide: row["id"], 3),
-    StatusColumn("name", 0, lambda row, wide: row["name"], 12, shrinks=True),
-    StatusColumn("state", 0, lambda row, wide: row["state"], 8),
-    StatusColumn("time", 1, lambda row, wide: local_time(row["updated_at"], wide), 11),
-    StatusColumn("SMTP reply / problem", 2, smtp_reply, 16, shrinks=True),
-    StatusColumn("organisation", 3, lambda row, wide: row["organisation"], 16, shrinks=True),
+    # TRANSLATORS: the headers of the table of `mailmerge status` (this one and the five below): the
+    # recipient's ID, name, state, when that state was reached, the mail server's last reply or what is
+    # wrong with the recipient's row, and the organisation
+    StatusColumn("id", N_("#"), 0, lambda row, wide: row["id"], 3),
+    StatusColumn("name", N_("name"), 0, lambda row, wide: row["name"], 12, shrinks=True),
+    StatusColumn("state", N_("state"), 0, lambda row, wide: state_label(row["state"]), 8),
+    StatusColumn("time", N_("time"), 1, lambda row, wide: local_time(row["updated_at"], wide), 11),
+    StatusColumn("reply", N_("SMTP reply / problem"), 2, smtp_reply, 16, shrinks=True),
+    StatusColumn("organisation", N_("organisation"), 3, lambda row, wide: row["organisation"], 16, shrinks=True),
 )
 
 
@@ -101,33 +110,38 @@ def fitted_widths(columns: list[StatusColumn], natural: dict[str, int], width: i
     widths = dict(natural)
     excess = sum(widths.values()) + borders(len(columns)) - width
     for column in sorted((c for c in columns if c.shrinks), key=lambda c: -c.importance):
-        cut = max(0, min(excess, widths[column.header] - column.min_width))
-        widths[column.header] -= cut
+        cut = max(0, min(excess, widths[column.key] - column.min_width))
+        widths[column.key] -= cut
         excess -= cut
     return widths
 
 
 def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
     columns = list(STATUS_COLUMNS) if wide else fitting_columns(out.width)
+    headers = {c.key: _(c.header) for c in columns}
     cells = [[c.cell(row, wide) for c in columns] for row in report.listed_rows]
     natural = {
-        c.header: max(cell_len(text) for text in [c.header, *(row[i] for row in cells)]) for i, c in enumerate(columns)
+        c.key: max(cell_len(text) for text in [headers[c.key], *(row[i] for row in cells)])
+        for i, c in enumerate(columns)
     }
     widths = natural if wide else fitted_widths(columns, natural, out.width)
     table = Table(title=report.campaign, title_justify="left")
     for column in columns:
-        table.add_column(column.header, width=widths[column.header], no_wrap=True, overflow="ellipsis")
+        table.add_column(headers[column.key], width=widths[column.key], no_wrap=True, overflow="ellipsis")
     for row, texts in zip(report.listed_rows, cells, strict=True):
         table.add_row(
-            *(styled(row["state"]) if c.header == "state" else text for c, text in zip(columns, texts, strict=True))
+            *(styled(row["state"]) if c.key == "state" else text for c, text in zip(columns, texts, strict=True))
         )
     states = sorted(report.by_state)
-    groups = Table("group", *states, title="By group", title_justify="left")
+    # TRANSLATORS: the title of the table of `mailmerge status` that counts each group's recipients by
+    # state; its first header is "group", the others are the states' names
+    groups = Table(_("group"), *(state_label(state) for state in states), title=_("By group"), title_justify="left")
     for group, counts in report.by_group.items():
         groups.add_row(group, *(str(counts.get(state, 0)) for state in states))
     for renderable in (table, groups):
         print_table(renderable, wide=wide)
-    out.print("Totals: " + describe(report.by_state))
+    # TRANSLATORS: {totals} is a list of counts by state, "60 sent, 3 failed, 2 unknown"
+    out.print(_("Totals: {totals}").format(totals=describe(report.by_state)))
 
 
 def print_table(table: Table, *, wide: bool = False) -> None:
@@ -148,5 +162,6 @@ def local_time(iso: str | None, wide: bool = True) -> str:
 
 
 def styled(state: str) -> Text:
+    """The label of the state code `state`, in its colour."""
     styles = {SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow", tracking.INVALID: "red"}
-    return Text(state, style=styles.get(state, ""))
+    return Text(state_label(state), style=styles.get(state, ""))

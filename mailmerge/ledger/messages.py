@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LedgerError
+from ..i18n import _
 from ..models import Campaign, Recipient
 from .schema import DEFERRED, DUE, FAILED, QUEUED, REFUSED, SENDING, SENT, UNKNOWN, migrations
 from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
@@ -74,7 +75,9 @@ class Ledger:
         known = {m.name for m in migrations._migrations}
         unknown = [m.name for m in migrations.applied(self.db) if m.name not in known]
         if unknown:
-            raise LedgerError(f"{self.path} was written by a newer mailmerge (schema {unknown[-1]}); upgrade")
+            # TRANSLATORS: {path} is the ledger file; {schema} is the name of a database change (m002_replies).
+            message = _("{path} was written by a newer mailmerge (schema {schema}); upgrade")
+            raise LedgerError(message.format(path=self.path, schema=unknown[-1]))
 
     @property
     def schema_version(self) -> int:
@@ -174,6 +177,7 @@ class Ledger:
             stuck = self._rows("state = ?", [SENDING])
             for row in stuck:
                 self._transition(row.id, [SENDING], UNKNOWN)
+                # An event's detail is the ledger's permanent record, in English: never translated.
                 self._event(row.id, UNKNOWN, detail="the previous run stopped while this message was being sent")
         return stuck
 
@@ -234,7 +238,9 @@ class Ledger:
 
     def _require(self, moved: bool, message: int) -> None:
         if not moved:
-            raise LedgerError(f"message {message} is not being sent; the ledger was changed by someone else")
+            # TRANSLATORS: {message} is the number of a message in the ledger.
+            text = _("message {message} is not being sent; the ledger was changed by someone else")
+            raise LedgerError(text.format(message=message))
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 from sqlite_utils import Database
 
 from ..errors import LedgerError
+from ..i18n import _
 
 READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))  # no EDQUOT on Windows
@@ -26,19 +27,25 @@ def ledger_error(path: Path, error: sqlite3.Error | OSError) -> LedgerError:
     text = str(error).lower()
     number = getattr(error, "errno", None)
     if "readonly" in text or number in READ_ONLY_ERRNOS:
-        return LedgerError(
-            f"cannot write the ledger {path}: the file, its folder or the disk is read-only; make it writable "
+        # TRANSLATORS: {path} is the ledger file (ledger.db) or its lock file.
+        message = _(
+            "cannot write the ledger {path}: the file, its folder or the disk is read-only; make it writable "
             "(or copy the campaign folder to a writable place) and run the command again"
         )
-    if "full" in text or number in FULL_ERRNOS:
-        return LedgerError(
-            f"cannot write the ledger {path}: the disk is full; free some space and run the command again"
-        )
-    if "locked" in text or "busy" in text:
-        return LedgerError(f"the ledger {path} is locked by another program; close it and run the command again")
-    if "not a database" in text or "malformed" in text:
-        return LedgerError(f"{path} is not a readable ledger ({error}); restore it from a backup")
-    return LedgerError(f"the ledger {path} cannot be used: {error}")
+    elif "full" in text or number in FULL_ERRNOS:
+        # TRANSLATORS: {path} is the ledger file (ledger.db) or its lock file.
+        message = _("cannot write the ledger {path}: the disk is full; free some space and run the command again")
+    elif "locked" in text or "busy" in text:
+        # TRANSLATORS: {path} is the ledger file (ledger.db) or its lock file.
+        message = _("the ledger {path} is locked by another program; close it and run the command again")
+    elif "not a database" in text or "malformed" in text:
+        # TRANSLATORS: {path} is the ledger file; {reason} is SQLite's error, in English.
+        message = _("{path} is not a readable ledger ({reason}); restore it from a backup")
+    else:
+        # TRANSLATORS: {path} is the ledger file (ledger.db) or its lock file; {reason} is SQLite's or the
+        # system's error, in English.
+        message = _("the ledger {path} cannot be used: {reason}")
+    return LedgerError(message.format(path=path, reason=error))
 
 
 def folder_error(path: Path) -> OSError | None:
@@ -102,7 +109,9 @@ def exclusive_lock(path: Path) -> Iterator[None]:
     except sqlite3.OperationalError as error:
         lock.close()
         if "locked" in str(error) or "busy" in str(error):
-            raise LedgerError(f"another mailmerge process is sending with {path}; wait for it to end") from None
+            # TRANSLATORS: {path} is the ledger file (ledger.db).
+            message = _("another mailmerge process is sending with {path}; wait for it to end")
+            raise LedgerError(message.format(path=path)) from None
         raise ledger_error(lock_path, folder_error(lock_path) or error) from None
     try:
         yield
@@ -115,7 +124,8 @@ def reader_connection(path: Path) -> sqlite3.Connection:
     """Read-only access. On a read-only disk SQLite cannot create the WAL index (`-shm`), so the file is
     then opened as immutable: nobody can be writing it there."""
     if not path.is_file():
-        raise LedgerError(f"no ledger at {path}")
+        # TRANSLATORS: {path} is where the ledger file (ledger.db) should be.
+        raise LedgerError(_("no ledger at {path}").format(path=path))
     try:
         connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
