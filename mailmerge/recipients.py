@@ -15,6 +15,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from .address_reasons import explain
 from .errors import InputError, Problem
 from .i18n import _, ngettext
 from .models import Recipient
@@ -297,8 +298,8 @@ def parse_addresses(text: str) -> tuple[list[str], list[str]]:
 
 
 def invalid_address(text: str, reason: str) -> str:
-    # TRANSLATORS: {text} is an address as typed; {reason} is the English explanation of the email-validator
-    # library ("The email address is not valid. It must have exactly one @-sign."), shown untranslated.
+    # TRANSLATORS: {text} is an address as typed; {reason} says why (translated in address_reasons.py where it is
+    # a common reason, else the email-validator library's English).
     return _("“{text}” is not a valid address: {reason}").format(text=text, reason=reason)
 
 
@@ -312,7 +313,7 @@ def email_problem(address: str) -> str | None:
     try:
         validate_email(address, check_deliverability=False, test_environment=True, allow_smtputf8=False)
     except EmailNotValidError as error:
-        return str(error)
+        return explain(str(error))
     return None
 
 

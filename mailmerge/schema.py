@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from . import officetime
+from .address_reasons import explain
 from .i18n import _
 from .models import SendSettings, ServerSettings
 
@@ -53,11 +54,10 @@ def _email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False, test_environment=True).normalized
     except EmailNotValidError as error:
-        # TRANSLATORS: {value} is an address as written in campaign.toml; {reason} is the English explanation of the
-        # email-validator library ("The email address is not valid. It must have exactly one @-sign."), shown
-        # untranslated.
+        # TRANSLATORS: {value} is an address as written in campaign.toml; {reason} says why (translated in
+        # address_reasons.py where it is a common reason, else email-validator's English).
         message = _("“{value}” is not a valid email address: {reason}")
-        raise ValueError(message.format(value=value, reason=error)) from None
+        raise ValueError(message.format(value=value, reason=explain(str(error)))) from None
 
 
 def _encoding(value: str) -> str:

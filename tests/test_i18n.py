@@ -109,9 +109,7 @@ def test_the_compiled_catalog_is_the_current_one():
 
 
 def messages_of(messages) -> dict[tuple[str | None, str], tuple[str, ...]]:
-    return {
-        (m.context, m.id if isinstance(m.id, str) else m.id[0]): tuple(translations(m)) for m in messages if m.id
-    }
+    return {(m.context, m.id if isinstance(m.id, str) else m.id[0]): tuple(translations(m)) for m in messages if m.id}
 
 
 @pytest.mark.parametrize(
@@ -223,3 +221,26 @@ def test_a_refused_password_is_explained_in_vietnamese(campaign_dir, tls_server)
     assert result.returncode == 1, result.stderr
     assert "refused the login" not in result.stderr
     assert "mật khẩu" in result.stderr.lower() or "đăng nhập" in result.stderr.lower()
+
+
+@pytest.fixture
+def vietnamese():
+    i18n.use_language("vi")
+    yield
+    i18n.use_language("en")
+
+
+@pytest.mark.parametrize(
+    ("address", "english", "vietnamese_reason"),
+    [
+        ("an.nguyễn@ubnd.example", "diacritics, which addresses cannot have: 'ễ'", "chữ có dấu tiếng Việt"),
+        ("binh@ubnd", "the part after the @ sign has no period", "phần sau dấu @ không có dấu chấm"),
+        ("not-an-email", "the address has no @ sign", "địa chỉ không có dấu @"),
+    ],
+)
+def test_why_an_address_is_wrong_is_said_in_the_users_language(address, english, vietnamese_reason, request):
+    from mailmerge.recipients import email_problem
+
+    assert english in email_problem(address)
+    request.getfixturevalue("vietnamese")
+    assert vietnamese_reason in email_problem(address)
