@@ -90,7 +90,7 @@ def test_every_problem_is_reported_at_once_through_the_cli(campaign_dir):
     result = check(campaign_dir)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    assert "5 problem(s)" in result.output
+    assert "5 problems" in result.output
     assert f":{line_of(campaign_dir, '[sned]')} [sned]: unknown table [sned]; did you mean [send]?" in result.output
     assert f":{line_of(campaign_dir, 'plcae')} [event.plcae]: unknown key; did you mean “place”?" in result.output
     assert f":{line_of(campaign_dir, '[event]')} [event.place]: is required" in result.output

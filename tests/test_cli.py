@@ -79,7 +79,7 @@ def test_a_broken_recipients_file_lists_every_problem_and_sends_nothing(campaign
         result = run(*command, "--campaign", campaign_dir)
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output
-        assert "6 problem(s)" in result.output
+        assert "6 problems" in result.output
         for expected in (
             "recipients.csv:3 [name]: is empty",
             "recipients.csv:4 [email]: “not-an-email”",

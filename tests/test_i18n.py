@@ -64,7 +64,7 @@ def test_every_message_in_the_code_has_a_vietnamese_translation():
     messages = code_messages()
     assert len(messages) > 150
     missing = [msgid for (context, msgid) in messages if not any(translations(po.get(msgid, context=context) or _no))]
-    assert not missing, f"{len(missing)} message(s) without a translation; run `make messages` and translate:\n" + (
+    assert not missing, f"{len(missing)} messages without a translation; run `make messages` and translate:\n" + (
         "\n".join(missing[:20])
     )
     fuzzy = [m.id for m in po if m.id and m.fuzzy]

@@ -40,7 +40,7 @@ def test_every_later_send_lists_what_an_earlier_run_left_in_doubt(send_dir, smtp
     handler.answer_data("nghia.vh@mttq-tphcm.example", DROP)
     first = send(send_dir)
     assert first.exit_code == 2, first.output
-    assert "1 message(s) are in doubt" in first.output and listed(first.output) == [NGHIA]
+    assert "1 message is in doubt" in first.output and listed(first.output) == [NGHIA]
     assert WHAT_TO_DO in first.output and "mailmerge resend --unknown" in first.output
 
     nothing_left = send(send_dir)
@@ -59,8 +59,8 @@ def test_a_send_after_a_stopped_run_says_how_many_are_in_doubt(send_dir, smtp):
     result = send(send_dir)
     assert result.exit_code == 2, result.output
     assert "Sent 4, deferred 0, failed 0, unknown 0." in result.output
-    assert "1 message(s) were being sent when the previous run stopped" in result.output
-    assert "1 message(s) are in doubt" in result.output and listed(result.output) == [PHUC]
+    assert "1 message was being sent when the previous run stopped" in result.output
+    assert "1 message is in doubt" in result.output and listed(result.output) == [PHUC]
 
 
 def test_resend_exits_0_only_once_nothing_is_in_doubt(send_dir, smtp):
@@ -70,7 +70,7 @@ def test_resend_exits_0_only_once_nothing_is_in_doubt(send_dir, smtp):
     assert send(send_dir).exit_code == 2
     some = run("resend", "--unknown", "--yes", "--only", "3", "--campaign", send_dir)
     assert some.exit_code == 2, some.output
-    assert "1 message(s) are in doubt" in some.output and listed(some.output)[-1:] == [VIET]
+    assert "1 message is in doubt" in some.output and listed(some.output)[-1:] == [VIET]
     rest = run("resend", "--unknown", "--yes", "--campaign", send_dir)
     assert rest.exit_code == 0, rest.output
     assert "in doubt" not in rest.output
@@ -93,7 +93,7 @@ def test_a_second_ctrl_c_lists_what_is_in_flight_and_what_is_in_doubt():
     tracker.settled(outgoing(3, "3", "Châu"), Outcome(DEFERRED, detail="the run was interrupted at RCPT TO"))
     tracker.settled(outgoing(4, "4", "Dũng"), Outcome(UNKNOWN))
     words = tracker.last_words()
-    assert "Stopped at once. 1 message(s) were sent in this run." in words
+    assert "Stopped at once. 1 message was sent in this run." in words
     lines = [line.split() for line in words.splitlines() if "@" in line]
     assert [line[0] for line in lines] == ["1", "4", "5"]
-    assert "3 message(s) are in doubt" in words and "mailmerge resend --unknown" in words
+    assert "3 messages are in doubt" in words and "mailmerge resend --unknown" in words

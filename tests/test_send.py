@@ -167,7 +167,7 @@ def test_a_run_that_died_mid_send_is_settled_as_unknown_at_start_up(send_dir, sm
     with ledger(send_dir) as db:  # what a SIGKILL between the claim and the 250 leaves behind
         db.execute("UPDATE messages SET state = 'sending'")
     result = send(send_dir)
-    assert "1 message(s) were being sent when the previous run stopped" in result.output
+    assert "1 message was being sent when the previous run stopped" in result.output
     assert states(send_dir)[INVITEES[0]] == "unknown"
     assert "Sent 4," in result.output
 
@@ -188,7 +188,7 @@ def test_sending_pauses_after_consecutive_failures(send_dir, smtp):
 def test_limit_only_and_dry_run(send_dir, smtp):
     handler, _ = smtp
     dry = send(send_dir, "--dry-run")
-    assert dry.exit_code == 0 and "Dry run: 5 message(s) would be sent" in dry.output
+    assert dry.exit_code == 0 and "Dry run: 5 messages would be sent" in dry.output
     assert not (send_dir / "ledger.db").exists() and not handler.received
     assert send(send_dir, "--limit", "2").exit_code == 0
     assert len(handler.received) == 2
@@ -210,7 +210,7 @@ def test_confirmation_names_count_sender_and_server(send_dir, smtp):
     result = run("send", "--campaign", send_dir, input="n\n")
     assert result.exit_code == 1
     assert (
-        f"Send 5 invitation(s) from Ban Thường trực Ủy ban MTTQ Việt Nam Quận 5 <vanphong@mttq-quan5.example> "
+        f"Send 5 invitations from Ban Thường trực Ủy ban MTTQ Việt Nam Quận 5 <vanphong@mttq-quan5.example> "
         f"via 127.0.0.1:{server.port} (none)?"
     ) in result.output
     assert not handler.received
@@ -228,7 +228,7 @@ def test_invalid_recipients_stop_everything_unless_skipped(send_dir, smtp):
     skipped = send(send_dir, "--skip-invalid")
     assert skipped.exit_code == 2, skipped.output
     assert "Skipped: recipients.csv:4 [email]" in skipped.output and len(handler.received) == 4
-    assert "1 row(s) of the recipients file were skipped" in skipped.output
+    assert "1 row of the recipients file was skipped" in skipped.output
     report = json.loads(run("status", "--json", "--campaign", send_dir).output)
     assert report["totals"]["by_state"] == {"sent": 4, "invalid": 1}
     invalid = [row for row in report["recipients"] if row["state"] == "invalid"]

@@ -98,8 +98,8 @@ def reporting() -> Iterator[None]:
             err.print(coloured(_("Error:"), "bold red") + " ", end="", markup=True)
             err.print(
                 ngettext(
-                    "{count} problem(s) found, nothing was rendered or sent:",
-                    "{count} problem(s) found, nothing was rendered or sent:",
+                    "{count} problem found, nothing was rendered or sent:",
+                    "{count} problems found, nothing was rendered or sent:",
                     count,
                 ).format(count=count)
             )

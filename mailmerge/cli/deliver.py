@@ -82,15 +82,15 @@ def confirmation(plan: sending.SendPlan, *, resend: bool) -> str:
     if resend:
         # TRANSLATORS: asked before `mailmerge resend`; {security} is starttls, tls or none
         question = ngettext(
-            "Resend {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
-            "Resend {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
+            "Resend {count} invitation from {sender} <{email}> via {host}:{port} ({security})?",
+            "Resend {count} invitations from {sender} <{email}> via {host}:{port} ({security})?",
             plan.count,
         )
     else:
         # TRANSLATORS: asked before `mailmerge send`; {security} is starttls, tls or none
         question = ngettext(
-            "Send {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
-            "Send {count} invitation(s) from {sender} <{email}> via {host}:{port} ({security})?",
+            "Send {count} invitation from {sender} <{email}> via {host}:{port} ({security})?",
+            "Send {count} invitations from {sender} <{email}> via {host}:{port} ({security})?",
             plan.count,
         )
     return question.format(
@@ -161,10 +161,10 @@ def print_send_result(result: sending.SendResult) -> None:
     if result.recovered:
         count = len(result.recovered)
         message = ngettext(
-            "{count} message(s) were being sent when the previous run stopped; "
-            "they are now marked unknown (see `mailmerge status`).",
-            "{count} message(s) were being sent when the previous run stopped; "
-            "they are now marked unknown (see `mailmerge status`).",
+            "{count} message was being sent when the previous run stopped; it is now marked unknown (see "
+            "`mailmerge status`).",
+            "{count} messages were being sent when the previous run stopped; they are now marked unknown (see "
+            "`mailmerge status`).",
             count,
         )
         err.print(coloured(message.format(count=count), "yellow"), markup=True)
@@ -200,18 +200,18 @@ def print_ledger_failure(error: LedgerError, tracker: SendTracker) -> None:
     sent = tracker.sent
     err.print(
         ngettext(
-            "{count} message(s) were sent in this run before that; they are recorded as sent.",
-            "{count} message(s) were sent in this run before that; they are recorded as sent.",
+            "{count} message was sent in this run before that; it is recorded as sent.",
+            "{count} messages were sent in this run before that; they are recorded as sent.",
             sent,
         ).format(count=sent)
     )
     if tracker.in_flight:
         count = len(tracker.in_flight)
         message = ngettext(
-            "{count} message(s) were being handed to the server at that moment and could not be recorded; "
-            "the next `mailmerge send` or `mailmerge status` lists them as in doubt:",
-            "{count} message(s) were being handed to the server at that moment and could not be recorded; "
-            "the next `mailmerge send` or `mailmerge status` lists them as in doubt:",
+            "{count} message was being handed to the server at that moment and could not be recorded; the next "
+            "`mailmerge send` or `mailmerge status` lists it as in doubt:",
+            "{count} messages were being handed to the server at that moment and could not be recorded; the next "
+            "`mailmerge send` or `mailmerge status` lists them as in doubt:",
             count,
         )
         err.print(coloured(message.format(count=count), "yellow"), markup=True)
@@ -222,8 +222,8 @@ def print_ledger_failure(error: LedgerError, tracker: SendTracker) -> None:
 def print_interrupted(sent: int, doubts: list[Invitee]) -> None:
     err.print(
         ngettext(
-            "Interrupted. {count} message(s) were sent in this run; the next `mailmerge send` sends the rest.",
-            "Interrupted. {count} message(s) were sent in this run; the next `mailmerge send` sends the rest.",
+            "Interrupted. {count} message was sent in this run; the next `mailmerge send` sends the rest.",
+            "Interrupted. {count} messages were sent in this run; the next `mailmerge send` sends the rest.",
             sent,
         ).format(count=sent)
     )
@@ -236,9 +236,9 @@ def print_in_doubt(doubts: list[Invitee]) -> None:
         return
     count = len(doubts)
     message = ngettext(
-        "{count} message(s) are in doubt: the connection was cut while they were being handed to the server, "
-        "so they may or may not have arrived.",
-        "{count} message(s) are in doubt: the connection was cut while they were being handed to the server, "
+        "{count} message is in doubt: the connection was cut while it was being handed to the server, so it "
+        "may or may not have arrived.",
+        "{count} messages are in doubt: the connection was cut while they were being handed to the server, "
         "so they may or may not have arrived.",
         count,
     )
@@ -278,10 +278,10 @@ def send(
         if dry_run:
             # TRANSLATORS: {states} is a list of counts by state in the ledger, "5 sent, 1 unknown"
             message = ngettext(
-                "Dry run: {count} message(s) would be sent from {email} via {host}:{port}; ledger: {states}. "
-                "Every template was filled for every recipient; nothing was sent or recorded.",
-                "Dry run: {count} message(s) would be sent from {email} via {host}:{port}; ledger: {states}. "
-                "Every template was filled for every recipient; nothing was sent or recorded.",
+                "Dry run: {count} message would be sent from {email} via {host}:{port}; ledger: {states}. Every "
+                "template was filled for every recipient; nothing was sent or recorded.",
+                "Dry run: {count} messages would be sent from {email} via {host}:{port}; ledger: {states}. Every "
+                "template was filled for every recipient; nothing was sent or recorded.",
                 plan.count,
             )
             out.print(
@@ -297,10 +297,10 @@ def send(
         if plan.skipped and code in (0, 2):
             rows = len({problem.row for problem in plan.skipped})
             message = ngettext(
-                "{count} row(s) of the recipients file were skipped: they show as invalid in `mailmerge status`; "
-                "fix them and run `mailmerge send` again.",
-                "{count} row(s) of the recipients file were skipped: they show as invalid in `mailmerge status`; "
-                "fix them and run `mailmerge send` again.",
+                "{count} row of the recipients file was skipped: it shows as invalid in `mailmerge status`; fix it "
+                "and run `mailmerge send` again.",
+                "{count} rows of the recipients file were skipped: they show as invalid in `mailmerge status`; fix "
+                "them and run `mailmerge send` again.",
                 rows,
             )
             err.print(coloured(message.format(count=rows), "yellow"), markup=True)
@@ -328,10 +328,10 @@ def resend(
             out.print(f"  {recipient.id:>4}  {recipient.name} <{recipient.email}>")
         if plan.count:
             message = ngettext(
-                "These {count} message(s) may already have arrived; resending can deliver "
-                "a second copy (with the same Message-ID).",
-                "These {count} message(s) may already have arrived; resending can deliver "
-                "a second copy (with the same Message-ID).",
+                "This message may already have arrived; resending can deliver a second copy (with the same "
+                "Message-ID).",
+                "These {count} messages may already have arrived; resending can deliver a second copy (with the same "
+                "Message-ID).",
                 plan.count,
             )
             err.print(coloured(message.format(count=plan.count), "yellow"), markup=True)

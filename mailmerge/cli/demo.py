@@ -42,9 +42,8 @@ def demo(
     count = len(result.received)
     # TRANSLATORS: {received} and {pdf} are folders, {ledger} is the ledger file of the demo
     message = ngettext(
-        "The sink on 127.0.0.1:{port} received {count} message(s): {received}/*.eml; their PDFs: {pdf}/; "
-        "ledger: {ledger}",
-        "The sink on 127.0.0.1:{port} received {count} message(s): {received}/*.eml; their PDFs: {pdf}/; "
+        "The sink on 127.0.0.1:{port} received {count} message: {received}/*.eml; its PDF: {pdf}/; ledger: {ledger}",
+        "The sink on 127.0.0.1:{port} received {count} messages: {received}/*.eml; their PDFs: {pdf}/; "
         "ledger: {ledger}",
         count,
     )

@@ -173,16 +173,16 @@ class SendTracker:
         lines = [
             "",
             ngettext(
-                "Stopped at once. {count} message(s) were sent in this run.",
-                "Stopped at once. {count} message(s) were sent in this run.",
+                "Stopped at once. {count} message was sent in this run.",
+                "Stopped at once. {count} messages were sent in this run.",
                 sent,
             ).format(count=sent),
         ]
         if doubts:
             lines.append(
                 ngettext(
-                    "{count} message(s) are in doubt: the server may or may not have them.",
-                    "{count} message(s) are in doubt: the server may or may not have them.",
+                    "{count} message is in doubt: the server may or may not have it.",
+                    "{count} messages are in doubt: the server may or may not have them.",
                     count,
                 ).format(count=count)
             )

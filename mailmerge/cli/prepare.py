@@ -77,7 +77,7 @@ def check(campaign: CampaignOption = Path(".")) -> None:
     if len(report.notes) > NOTES_SHOWN:
         more = len(report.notes) - NOTES_SHOWN
         out.print(
-            ngettext("… and {count} more note(s) like these.", "… and {count} more note(s) like these.", more).format(
+            ngettext("… and {count} more note like these.", "… and {count} more notes like these.", more).format(
                 count=more
             )
         )
@@ -110,8 +110,8 @@ def preview(
     emails = sum(1 for path in written if path.suffix == ".eml")
     # TRANSLATORS: {folder} is where the previews were written; {files} counts the .eml, .pdf and .png files
     message = ngettext(
-        "Wrote {count} email(s) with their PDF to {folder}/ ({files} files). Nothing was sent.",
-        "Wrote {count} email(s) with their PDF to {folder}/ ({files} files). Nothing was sent.",
+        "Wrote {count} email with its PDF to {folder}/ ({files} files). Nothing was sent.",
+        "Wrote {count} emails with their PDF to {folder}/ ({files} files). Nothing was sent.",
         emails,
     )
     out.print(message.format(count=emails, folder=out_dir, files=len(written)))
