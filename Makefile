@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 
-.PHONY: demo test lint clean messages
+.PHONY: demo test lint clean messages screenshots
 
 CATALOGS := $(wildcard mailmerge/locale/*/LC_MESSAGES/mailmerge.po)
 
@@ -26,7 +26,11 @@ test: $(READY)
 messages: $(READY)
 	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-by-file -w 110 -c TRANSLATORS: \
 		--project=mailmerge --copyright-holder="" -o mailmerge/locale/mailmerge.pot .
-	$(BIN)/pybabel update -i mailmerge/locale/mailmerge.pot -d mailmerge/locale -D mailmerge -w 110 --init-missing -l vi
+	$(BIN)/pybabel update -i mailmerge/locale/mailmerge.pot -d mailmerge/locale -D mailmerge -w 110 --init-missing --ignore-obsolete -l vi
+
+# The pictures of the user guide (docs/images/*.png), from real runs in Vietnamese against a local SMTP server.
+screenshots: $(READY)
+	$(BIN)/python scripts/screenshots.py
 
 lint: $(READY)
 	$(BIN)/ruff check .
