@@ -48,6 +48,7 @@ from weasyprint import HTML  # noqa: E402
 
 from mailmerge.recipients import load_recipients  # noqa: E402
 from mailmerge.sink import LocalServer  # noqa: E402
+from tests.campaign_files import toml_value  # noqa: E402
 from tests.smtp_server import DROP, ScriptedHandler  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
@@ -243,14 +244,6 @@ def set_keys(folder: Path, table: str, **values: object) -> None:
         pattern = re.compile(rf"^#?\s*{re.escape(key)}\s*=.*$", re.MULTILINE)
         body = pattern.sub(line, body, count=1) if pattern.search(body) else line + "\n" + body
     path.write_text(text[: header.end()] + body + text[end:], encoding="utf-8")
-
-
-def toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def copy_campaign(source: Path, parent: Path) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from mailmerge.campaign import seed_folder
 from mailmerge.recipients import load_recipients
 from mailmerge.sink import LocalServer
 
+from .campaign_files import keep_first_rows, set_table, toml_value  # noqa: F401  (the tests import them from here)
 from .smtp_server import ScriptedHandler
 
 SEED = seed_folder()
@@ -36,35 +36,9 @@ def campaign_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def keep_first_rows(campaign_dir: Path, count: int) -> None:
-    """Shrink the campaign's recipients file to its header and first `count` rows."""
-    path = campaign_dir / "recipients.csv"
-    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    path.write_text("".join(lines[: count + 1]), encoding="utf-8-sig")
-
-
 @pytest.fixture(scope="session")
 def seed_recipients():
     return load_recipients(SEED / "recipients.csv")
-
-
-def set_table(campaign_dir: Path, table: str, values: dict[str, object]) -> None:
-    """Replace (or add) one [table] of the campaign's campaign.toml."""
-    path = campaign_dir / "campaign.toml"
-    text = path.read_text(encoding="utf-8")
-    lines = [f"[{table}]"] + [f"{key} = {toml_value(value)}" for key, value in values.items()]
-    block = "\n".join(lines) + "\n"
-    pattern = re.compile(rf"^\[{re.escape(table)}\][^\n]*\n(?:(?!\[).*\n?)*", re.MULTILINE)
-    text = pattern.sub(block + "\n", text, count=1) if pattern.search(text) else text + "\n" + block
-    path.write_text(text, encoding="utf-8")
-
-
-def toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @pytest.fixture
