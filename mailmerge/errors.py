@@ -64,3 +64,7 @@ class SendError(MailmergeError):
 
 class LedgerError(MailmergeError):
     """The ledger database is unusable or refuses an operation."""
+
+
+class InboxError(MailmergeError):
+    """The mailbox could not be read: the IMAP server (connection, TLS, login, folder) or an exported file."""

@@ -8,6 +8,7 @@ packages=(
   libharfbuzz-subset0                # font subsetting: WeasyPrint ~3x faster with it
   fonts-croscore fonts-liberation2   # Tinos / Liberation Serif 2.x: Times metrics, every Vietnamese letter
   poppler-utils                      # pdffonts, pdftoppm (tests, preview --png)
+  dovecot-imapd                      # a real IMAP server for the tests of `replies fetch`
 )
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || packages+=("python3-venv")
 missing=()

@@ -12,6 +12,7 @@ from mailmerge.recipients import load_recipients
 from mailmerge.sink import LocalServer
 
 from .campaign_files import keep_first_rows, set_table, toml_value  # noqa: F401  (the tests import them from here)
+from .dovecot import dovecot  # noqa: F401  (a real IMAP server, for any test that asks for it)
 from .smtp_server import ScriptedHandler
 
 SEED = seed_folder()
