@@ -120,6 +120,7 @@ def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | Non
         sender=Sender(parsed.sender.name, parsed.sender.email, parsed.sender.reply_to_tokens),
         smtp=server_settings(parsed.smtp, folder),
         imap=server_settings(parsed.imap, folder) if parsed.imap else None,
+        imap_folders=tuple(parsed.imap.folders) if parsed.imap else ("INBOX",),
         send=SendSettings(**parsed.send.model_dump()),
         template_data=parsed.model_dump(exclude={"sender", "smtp", "imap", "send"}),
         event_starts_at=parsed.event.starts_at,

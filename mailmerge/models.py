@@ -114,6 +114,7 @@ class Campaign:
     page: Page = field(default_factory=Page)
     custom_keys: dict[str, int | None] = field(default_factory=dict)  # "event.dress_code" -> its line
     imap: ServerSettings | None = None
+    imap_folders: tuple[str, ...] = ("INBOX",)
     send: SendSettings = field(default_factory=SendSettings)
 
     @property

@@ -12,8 +12,11 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import MailmergeError
@@ -84,3 +87,42 @@ def reply_address(key: bytes, campaign: str, recipient_id: str, sender_email: st
     """`local+recipient.signature@domain`: kept short, the signature also covers the campaign."""
     local, _at, domain = sender_email.rpartition("@")
     return f"{local}+{recipient_id}.{sign(key, campaign, recipient_id)[:12]}@{domain}"
+
+
+MESSAGE_TOKEN = re.compile(r"^([a-z0-9][a-z0-9-]{0,39})\.([^.@\s]+)\.([a-z]+)\.([a-z2-7]{16})$")
+REPLY_TOKEN = re.compile(r"^(.+)\+([^.+@\s]+)\.([a-z2-7]{12})$")
+
+
+@dataclass(frozen=True)
+class Token:
+    """What a token says, and whether our key signed it (a forged or altered one has `valid` False)."""
+
+    campaign: str | None
+    recipient_id: str
+    kind: str | None
+    valid: bool
+
+
+def read_message_id(key: bytes, message_id: str) -> Token | None:
+    """A Message-ID (or a DSN's ENVID) of ours, read back; None when it is not in our format at all."""
+    local = message_id.strip().strip("<>").partition("@")[0]
+    match = MESSAGE_TOKEN.match(local)
+    if not match:
+        return None
+    campaign, recipient_id, kind, signature = match.groups()
+    return Token(campaign, recipient_id, kind, hmac.compare_digest(signature, sign(key, campaign, recipient_id, kind)))
+
+
+def read_reply_address(key: bytes, address: str, sender_email: str, campaigns: Iterable[str]) -> Token | None:
+    """A plus-address of `sender_email` (`local+recipient.signature@domain`), read back. The signature
+    covers the campaign, which the address does not name: it is found among `campaigns`."""
+    local, _at, domain = address.strip().lower().rpartition("@")
+    sender_local, _at, sender_domain = sender_email.lower().rpartition("@")
+    match = REPLY_TOKEN.match(local)
+    if domain != sender_domain or not match or match.group(1) != sender_local:
+        return None
+    recipient_id, signature = match.group(2), match.group(3)
+    for campaign in campaigns:
+        if hmac.compare_digest(signature, sign(key, campaign, recipient_id)[:12]):
+            return Token(campaign, recipient_id, None, True)
+    return Token(None, recipient_id, None, False)

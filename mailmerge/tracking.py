@@ -11,8 +11,9 @@ from pathlib import Path
 
 from .campaign import load_campaign
 from .errors import LedgerError, MailmergeError, Problem
+from .followup import FollowUp, follow_up
 from .i18n import _
-from .ledger import INVITATION, STATES, Ledger
+from .ledger import INVITATION, SENT, STATES, UNKNOWN, Ledger
 from .merge import campaign_recipients
 from .recipients import RejectedRow
 
@@ -28,6 +29,7 @@ class StatusReport:
     rows: list[dict]
     generated_at: datetime
     listed: tuple[str, ...] = ()  # states to list; empty: everyone
+    unmatched: int = 0  # mail read back that is about nobody's invitation
 
     @property
     def listed_rows(self) -> list[dict]:
@@ -44,6 +46,23 @@ class StatusReport:
             groups.setdefault(row["group"], Counter())[row["state"]] += 1
         return groups
 
+    @property
+    def by_answer(self) -> Counter[str]:
+        """Answers of those whose invitation went out (`no answer` included)."""
+        return Counter(row["answer"] for row in self.rows if row["answer"])
+
+    @property
+    def by_delivery(self) -> Counter[str]:
+        return Counter(row["delivery"] for row in self.rows if row["delivery"])
+
+    @property
+    def answers_by_group(self) -> dict[str, Counter[str]]:
+        groups: dict[str, Counter[str]] = {}
+        for row in self.rows:
+            if row["answer"]:
+                groups.setdefault(row["group"], Counter())[row["answer"]] += 1
+        return groups
+
     def as_json(self) -> dict:
         return {
             "campaign": self.campaign,
@@ -52,6 +71,10 @@ class StatusReport:
                 "recipients": len(self.rows),
                 "by_state": dict(self.by_state),
                 "by_group": {group: dict(states) for group, states in self.by_group.items()},
+                "by_delivery": dict(self.by_delivery),
+                "by_answer": dict(self.by_answer),
+                "answers_by_group": {group: dict(answers) for group, answers in self.answers_by_group.items()},
+                "unmatched_mail": self.unmatched,
             },
             "recipients": self.listed_rows,
         }
@@ -73,11 +96,13 @@ def status(
     campaign = load_campaign(folder)
     path = ledger_file or campaign.ledger_file
     rows = {}
+    unmatched = 0
     if path.exists():
         ledger = open_for_status(path)
         try:
             for row in ledger.status(campaign.slug, kind):
                 rows[row["recipient_id"]] = status_row(row)
+            unmatched = add_follow_up(ledger, campaign.slug, rows)
         finally:
             ledger.close()
     invalid = []
@@ -87,7 +112,19 @@ def status(
             rows.setdefault(recipient.id, file_row(recipient.id, recipient.as_template_data()))
         invalid = [file_row(r.values.get("order", ""), r.values, r.problems) for r in unsent(reading.rejected, rows)]
     ordered = sorted(rows.values(), key=lambda row: (int(row["id"]) if row["id"].isdigit() else 0, row["id"]))
-    return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states)
+    return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states, unmatched)
+
+
+def add_follow_up(ledger: Ledger, campaign: str, rows: dict[str, dict]) -> int:
+    """Delivery and answer of each invitation that went out; returns how much mail matched nobody."""
+    if not ledger.db["mail_results"].exists():  # a read-only ledger of an earlier release
+        return 0
+    invitees = {recipient: row["email"] for recipient, row in rows.items()}
+    found = follow_up(ledger.mail.results(campaign), ledger.mail.marks(campaign), invitees)
+    for recipient, row in rows.items():
+        if row["state"] in (SENT, UNKNOWN):
+            row |= found.get(recipient, FollowUp()).as_json()
+    return len(ledger.mail.results(unmatched=True))
 
 
 def unsent(rejected: list[RejectedRow], rows: dict[str, dict]) -> list[RejectedRow]:
@@ -136,20 +173,24 @@ def open_for_status(path: Path) -> Ledger:
 
 
 def status_row(row: dict) -> dict:
-    return {
-        "id": row["recipient_id"],
-        "email": row["email"],
-        "name": row["name"],
-        "salutation": row["salutation"],
-        "group": row["group_name"] or "",
-        "organisation": row["organisation"],
-        "position": row["position"],
-        "state": row.get("state") or NEW,
-        "smtp_code": row.get("smtp_code"),
-        "smtp_reply": row.get("smtp_reply"),
-        "refused": row.get("refused"),
-        "message_id": row.get("message_id"),
-        "attempts": row.get("attempts") or 0,
-        "updated_at": row.get("updated_at"),
-        "problem": None,
-    }
+    return (
+        {
+            "id": row["recipient_id"],
+            "email": row["email"],
+            "name": row["name"],
+            "salutation": row["salutation"],
+            "group": row["group_name"] or "",
+            "organisation": row["organisation"],
+            "position": row["position"],
+            "state": row.get("state") or NEW,
+            "smtp_code": row.get("smtp_code"),
+            "smtp_reply": row.get("smtp_reply"),
+            "refused": row.get("refused"),
+            "message_id": row.get("message_id"),
+            "attempts": row.get("attempts") or 0,
+            "updated_at": row.get("updated_at"),
+            "problem": None,
+        }
+        | {key: None for key in FollowUp().as_json()}
+        | {"cc_bounces": [], "mail": 0}
+    )

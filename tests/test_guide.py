@@ -109,27 +109,20 @@ def test_the_code_segments_are_found():
 
 
 def test_every_command_and_option_the_guide_shows_exists(cli):
-    commands = cli.commands
-    everywhere = options_of(cli).union(*(options_of(command) for command in commands.values()))
+    everywhere = options_of(cli).union(*(options_of(command) for command in all_commands(cli)))
     problems, shown = [], set()
     for segment in code_segments(guide_text()):
         for words in invocations(segment):
             command: click.Command = cli
-            if words and not words[0].startswith("-"):
-                name = words[0]
-                if re.fullmatch(r"[a-z][a-z-]*", name):
-                    if name not in commands:
-                        problems.append(f"`{segment}`: there is no command `mailmerge {name}`")
-                        continue
-                    command, words = commands[name], words[1:]
-                    shown.add(name)
-            known = options_of(command)
-            for index, word in enumerate(words):
-                option = word.split("=", 1)[0]
-                if OPTION.match(option) and option not in known:
-                    problems.append(f"`{segment}`: `mailmerge {command.name}` has no option {option}")
-                if option == "--state" and index + 1 < len(words):
-                    problems += state_problems(segment, words[index + 1])
+            while isinstance(command, click.Group) and words and re.fullmatch(r"[a-z][a-z-]*", words[0]):
+                name, group = words[0], command
+                if name not in group.commands:
+                    problems.append(f"`{segment}`: there is no command `mailmerge {name}`")
+                    break
+                command, words = group.commands[name], words[1:]
+                shown.add(name)
+            else:
+                problems += option_problems(segment, command, words)
         if segment.split()[0] in OTHER_PROGRAMS:
             continue  # another program's options
         outside = outside_invocations(segment)
@@ -140,6 +133,27 @@ def test_every_command_and_option_the_guide_shows_exists(cli):
             problems += state_problems(segment, match.group(1))
     assert not problems, "\n".join(problems)
     assert shown, "the guide shows no mailmerge command"
+
+
+def option_problems(segment: str, command: click.Command, words: list[str]) -> list[str]:
+    problems = []
+    known = options_of(command)
+    for index, word in enumerate(words):
+        option = word.split("=", 1)[0]
+        if OPTION.match(option) and option not in known:
+            problems.append(f"`{segment}`: `mailmerge {command.name}` has no option {option}")
+        if option == "--state" and index + 1 < len(words):
+            problems += state_problems(segment, words[index + 1])
+    return problems
+
+
+def all_commands(group: click.Group) -> list[click.Command]:
+    found = []
+    for command in group.commands.values():
+        found.append(command)
+        if isinstance(command, click.Group):
+            found += all_commands(command)
+    return found
 
 
 def outside_invocations(segment: str) -> str:

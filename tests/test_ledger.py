@@ -30,7 +30,7 @@ def prepared(message: int) -> Prepared:
 
 
 def test_schema_is_versioned_and_a_newer_ledger_is_refused(ledger, tmp_path):
-    assert ledger.schema_version == 1
+    assert ledger.schema_version == 2
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         db.execute(
             "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES "
@@ -38,6 +38,34 @@ def test_schema_is_versioned_and_a_newer_ledger_is_refused(ledger, tmp_path):
         )
     with pytest.raises(LedgerError, match="newer mailmerge"):
         Ledger(tmp_path / "ledger.db")
+
+
+def test_a_ledger_of_the_previous_release_is_migrated_and_keeps_its_history(tmp_path, seed_recipients):
+    from sqlite_utils import Database
+
+    from mailmerge.ledger.schema import migrations
+
+    old = Database(tmp_path / "ledger.db")
+    migrations.apply(old, stop_before="m002_mail")
+    old["campaigns"].insert({"slug": "c", "folder": "/x", "sender": "s", "created_at": "t", "updated_at": "t"})
+    old["messages"].insert(
+        {
+            "id": 1,
+            "campaign": "c",
+            "recipient_id": "1",
+            "kind": "invitation",
+            "message_id": "<1@x.example>",
+            "state": "sent",
+            "attempts": 1,
+        }
+    )
+    old["events"].insert({"message": 1, "at": "t", "state": "sent", "code": 250, "reply": "ok"})
+    old.close()
+    ledger = Ledger(tmp_path / "ledger.db")
+    assert ledger.schema_version == 2
+    assert [row["state"] for row in ledger.db["events"].rows] == ["sent"]
+    assert "mail" in ledger.db["events"].columns_dict and ledger.db["mail"].exists()
+    ledger.close()
 
 
 def test_registering_again_queues_nobody_twice(ledger, seed_recipients):

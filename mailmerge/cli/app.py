@@ -4,7 +4,7 @@ place where `MailmergeError` becomes a clean message and an exit code (`reportin
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -136,12 +136,13 @@ def progress_bar() -> Progress:
     )
 
 
-def describe(counts: Counter[str]) -> str:
-    """Counts by state, as a list ("4 sent, 1 unknown") shown inside a sentence, never a sentence itself."""
+def describe(counts: Counter[str], label: Callable[[str], str] = state_label) -> str:
+    """Counts by state (or by what `label` names), as a list ("4 sent, 1 unknown") shown inside a sentence,
+    never a sentence itself."""
     # TRANSLATORS: one item of a list of counts by state, "4 sent, 1 unknown"; {state} is the state's
     # name as translated in context "state"
     item = _("{count} {state}")
-    items = [item.format(count=count, state=state_label(state)) for state, count in sorted(counts.items())]
+    items = [item.format(count=count, state=label(state)) for state, count in sorted(counts.items())]
     # TRANSLATORS: what separates two items of that list; a state's name may itself hold a comma
     separator = pgettext("list of counts", ", ")
     # TRANSLATORS: what the list of counts by state says when there is no one to count

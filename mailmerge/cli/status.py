@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import tracking
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
 from .app import (
     CampaignOption,
@@ -27,7 +27,7 @@ from .app import (
     out,
     reporting,
 )
-from .labels import state_label
+from .labels import answer_label, follow_up_label, state_label
 
 
 @app.command(help=_("Who got what: totals by state and group, and every recipient's state and last SMTP reply."))
@@ -84,6 +84,9 @@ STATUS_COLUMNS = (
     StatusColumn("id", N_("#"), 0, lambda row, wide: row["id"], 3),
     StatusColumn("name", N_("name"), 0, lambda row, wide: row["name"], 12, shrinks=True),
     StatusColumn("state", N_("state"), 0, lambda row, wide: state_label(row["state"]), 8),
+    # TRANSLATORS: the header of the column of `mailmerge status` that says what came back: the answer, a
+    # bounce or a delay
+    StatusColumn("answer", N_("answer"), 1, lambda row, wide: follow_up_label(row), 10, shrinks=True),
     StatusColumn("time", N_("time"), 1, lambda row, wide: local_time(row["updated_at"], wide), 11),
     StatusColumn("reply", N_("SMTP reply / problem"), 2, smtp_reply, 16, shrinks=True),
     StatusColumn("organisation", N_("organisation"), 3, lambda row, wide: row["organisation"], 16, shrinks=True),
@@ -138,10 +141,33 @@ def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
     groups = Table(_("group"), *(state_label(state) for state in states), title=_("By group"), title_justify="left")
     for group, counts in report.by_group.items():
         groups.add_row(group, *(str(counts.get(state, 0)) for state in states))
-    for renderable in (table, groups):
+    renderables = [table, groups]
+    if report.by_answer:
+        renderables.append(answers_table(report))
+    for renderable in renderables:
         print_table(renderable, wide=wide)
     # TRANSLATORS: {totals} is a list of counts by state, "60 sent, 3 failed, 2 unknown"
     out.print(_("Totals: {totals}").format(totals=describe(report.by_state)))
+    if report.by_answer:
+        answers = describe(report.by_delivery + report.by_answer, answer_label)
+        # TRANSLATORS: {answers} is a list of counts, "3 bounced, 30 attending, 5 declined, 10 no answer"
+        out.print(_("What came back: {answers}").format(answers=answers))
+    if report.unmatched:
+        message = ngettext(
+            "{count} message read from the mailbox is about no invitation: see `mailmerge replies list --unmatched`.",
+            "{count} messages read from the mailbox are about no invitation: see `mailmerge replies list --unmatched`.",
+            report.unmatched,
+        )
+        out.print(message.format(count=report.unmatched))
+
+
+def answers_table(report: tracking.StatusReport) -> Table:
+    answers = sorted({answer for counts in report.answers_by_group.values() for answer in counts})
+    # TRANSLATORS: the title of the table that counts each group's answers (attending, declined …)
+    table = Table(_("group"), *(answer_label(a) for a in answers), title=_("Answers by group"), title_justify="left")
+    for group, counts in report.answers_by_group.items():
+        table.add_row(group, *(str(counts.get(answer, 0)) for answer in answers))
+    return table
 
 
 def print_table(table: Table, *, wide: bool = False) -> None:

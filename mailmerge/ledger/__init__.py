@@ -6,6 +6,7 @@ after a crash the ledger says exactly what is known: a message is claimed (`send
 never resent without the user's say-so.
 """
 
+from .mail import Incoming, MailResult
 from .messages import Ledger, MessageRow, Prepared
 from .schema import DEFERRED, DUE, FAILED, INVITATION, QUEUED, REFUSED, SENDING, SENT, STATES, UNKNOWN
 
@@ -20,7 +21,9 @@ __all__ = [
     "SENT",
     "STATES",
     "UNKNOWN",
+    "Incoming",
     "Ledger",
+    "MailResult",
     "MessageRow",
     "Prepared",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import LedgerError
 from ..i18n import _
 from ..models import Campaign, Recipient
+from .mail import MailRecords
 from .schema import DEFERRED, DUE, FAILED, QUEUED, REFUSED, SENDING, SENT, UNKNOWN, migrations
 from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
 
@@ -59,6 +60,7 @@ class Ledger:
             if not read_only:
                 migrations.apply(self.db)
                 self._probe_write()
+            self.mail = MailRecords(self.db, path, self.now)
         except (sqlite3.Error, OSError) as error:
             raise ledger_error(path, folder_error(path) or error) from None
 
@@ -255,6 +257,23 @@ class Ledger:
         """Messages still to send (queued or deferred), in queue order."""
         rows = self._rows("campaign = ? AND kind = ? AND state IN (?, ?)", [campaign, kind, *DUE])
         return [r for r in rows if recipient_ids is None or r.recipient_id in recipient_ids]
+
+    @guarded
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """Every message that went out (or may have), with its envelope: what replies are matched against."""
+        return list(
+            self.db.query(
+                """
+            SELECT m.id, m.campaign, m.recipient_id, m.kind, m.message_id, m.envelope_to, m.state, r.email,
+                   c.sender
+            FROM messages m
+            JOIN recipients r ON r.campaign = m.campaign AND r.recipient_id = m.recipient_id
+            JOIN campaigns c ON c.slug = m.campaign
+            WHERE m.state IN ('sent', 'unknown', 'sending')
+            ORDER BY m.id
+            """
+            )
+        )
 
     @guarded
     def status(self, campaign: str, kind: str = "invitation") -> list[dict[str, Any]]:

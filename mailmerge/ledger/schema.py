@@ -72,3 +72,74 @@ def m001_ledger(db: Database) -> None:
             f"CREATE TRIGGER events_append_only_{action.lower()} BEFORE {action} ON events "
             "BEGIN SELECT RAISE(ABORT, 'the events table is append-only'); END"
         )
+
+
+# What came back: kinds of mail and answers (the codes `status --json` shows).
+BOUNCED, DELAYED, REPLIED, AUTO_REPLY = "bounced", "delayed", "replied", "auto-reply"
+ATTENDING, DECLINED, DELEGATE, UNCLEAR, NO_ANSWER = "attending", "declined", "delegate", "unclear", "no answer"
+ANSWERS = (ATTENDING, DECLINED, DELEGATE, UNCLEAR)
+
+
+@migrations()
+def m002_mail(db: Database) -> None:
+    """Mail read back from the sender's mailbox: every raw message once (by sha256), where it was seen,
+    what it was found to be, the IMAP folders' progress, and answers recorded by hand."""
+    db["mail"].create({"sha256": str, "raw": bytes, "size": int, "first_seen": str}, pk="sha256")
+    db["mail_sources"].create(
+        {"id": int, "sha256": str, "source": str, "uidvalidity": int, "uid": int, "seen_at": str},
+        pk="id",
+        not_null={"sha256", "source", "seen_at"},
+        foreign_keys=[("sha256", "mail", "sha256")],
+    )
+    db["mail_sources"].create_index(["source", "uidvalidity", "uid", "sha256"], unique=True)
+    db["imap_folders"].create(
+        {"account": str, "folder": str, "uidvalidity": int, "last_uid": int, "updated_at": str},
+        pk=("account", "folder"),
+    )
+    db["mail_results"].create(
+        {
+            "sha256": str,
+            "kind": str,
+            "campaign": str,
+            "recipient_id": str,
+            "message": int,
+            "matched_by": str,
+            "suspicious": int,
+            "address": str,
+            "rsvp": str,
+            "delegate_name": str,
+            "delegate_position": str,
+            "excerpt": str,
+            "status": str,
+            "diagnostic": str,
+            "reason": str,
+            "sender": str,
+            "subject": str,
+            "mail_date": str,
+            "classified_at": str,
+        },
+        pk="sha256",
+        not_null={"kind", "classified_at"},
+        defaults={"suspicious": 0},
+        foreign_keys=[("sha256", "mail", "sha256"), ("message", "messages", "id")],
+    )
+    db["mail_results"].create_index(["campaign", "recipient_id"])
+    db["marks"].create(
+        {
+            "id": int,
+            "campaign": str,
+            "recipient_id": str,
+            "answer": str,
+            "delegate_name": str,
+            "note": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"campaign", "recipient_id", "at"},
+    )
+    db.execute("ALTER TABLE events ADD COLUMN mail TEXT")  # the mail an event was read from, as evidence
+    for action in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER marks_append_only_{action.lower()} BEFORE {action} ON marks "
+            "BEGIN SELECT RAISE(ABORT, 'marks are append-only: a later mark replaces an earlier one'); END"
+        )

@@ -1,0 +1,181 @@
+"""Replies and bounces read back after a real send: from exported files and from a real Dovecot mailbox.
+
+The invitations go out through the scripted aiosmtpd server; the mail that comes back is written for the
+test from what was really sent (its Message-IDs and Reply-To tokens): a threaded reply, a reply that lost
+its thread, a Postfix DSN, an out-of-office, a forged token and spam. `status` must then say what that mail
+holds, whether it was imported from files or fetched over IMAP, and the mailbox must be left untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mailmerge.cli.commands import app
+
+from . import mail_factory as mail
+from .campaign_files import set_table
+
+runner = CliRunner()
+
+
+def run(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def status(folder: Path) -> dict:
+    result = run("status", "--json", "--campaign", folder)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.fixture
+def sent(send_dir, smtp) -> dict[str, bytes]:
+    """The five invitations as the server received them, by recipient ID."""
+    handler, _ = smtp
+    assert run("send", "--yes", "--campaign", send_dir).exit_code == 0
+    by_address = {received.envelope_to[0]: received.data for received in handler.received}
+    rows = status(send_dir)["recipients"]
+    return {row["id"]: by_address[row["email"]] for row in rows}
+
+
+@pytest.fixture
+def mailbox(sent) -> dict[str, bytes]:
+    """What comes back, by file name."""
+    return {
+        "1-reply.eml": mail.reply(sent["1"], "Xin xác nhận tham dự.\nTrân trọng,\nHoàng Tấn Phúc"),
+        "2-reply-without-thread.eml": mail.reply(
+            sent["2"], "Tôi không thể tham dự được vì trùng lịch công tác.", thread=False
+        ),
+        "3-bounce.eml": mail.postfix_bounce(sent["3"], mail.invitation(sent["3"])["To"].addresses[0].addr_spec),
+        "4-out-of-office.eml": mail.out_of_office(sent["4"]),
+        "forged.eml": mail.forged(sent["5"]),
+        "spam.eml": mail.spam(),
+    }
+
+
+def write(folder: Path, messages: dict[str, bytes]) -> Path:
+    folder.mkdir()
+    for name, raw in messages.items():
+        (folder / name).write_bytes(raw)
+    return folder
+
+
+def by_id(report: dict) -> dict[str, dict]:
+    return {row["id"]: row for row in report["recipients"]}
+
+
+def assert_status_says_what_the_mailbox_holds(send_dir: Path) -> None:
+    report = status(send_dir)
+    totals = report["totals"]
+    assert totals["by_delivery"] == {"delivered": 3, "bounced": 1}
+    assert totals["by_answer"] == {"attending": 1, "declined": 1, "auto-reply": 1, "no answer": 2}
+    assert totals["unmatched_mail"] == 2
+    rows = by_id(report)
+    assert (rows["1"]["answer"], rows["1"]["delivery"]) == ("attending", "delivered")
+    assert "tham dự" in rows["1"]["answer_excerpt"]
+    assert rows["2"]["answer"] == "declined"
+    assert rows["3"]["delivery"] == "bounced" and rows["3"]["bounce"].startswith("5.1.1")
+    assert rows["4"]["answer"] == "auto-reply"
+    assert rows["5"]["answer"] == "no answer" and rows["5"]["mail"] == 0  # the forged mail is nobody's
+
+
+def test_imported_mail_gives_every_invitee_their_answer_and_nothing_twice(send_dir, mailbox, tmp_path):
+    folder = write(tmp_path / "export", mailbox)
+    first = run("replies", "import", folder, "--campaign", send_dir)
+    assert first.exit_code == 0, first.output
+    assert "Read 6 messages, 6 of them new." in first.output
+    assert_status_says_what_the_mailbox_holds(send_dir)
+
+    again = run("replies", "import", folder, "--campaign", send_dir)
+    assert "Read 6 messages, 0 of them new." in again.output
+    assert_status_says_what_the_mailbox_holds(send_dir)
+
+    unmatched = run("replies", "list", "--unmatched", "--campaign", send_dir)
+    assert "stranger@elsewhere.example" in unmatched.output and "deals@shop.example" in unmatched.output
+    assert "(forged token!)" in unmatched.output
+    assert "2 messages." in unmatched.output
+
+    reread = run("replies", "reclassify", "--campaign", send_dir)
+    assert "Read 6 stored messages again; 0 of them now say something else." in reread.output
+
+
+def test_an_answer_recorded_by_hand_wins_and_can_be_cleared(send_dir, mailbox, tmp_path):
+    assert run("replies", "import", write(tmp_path / "export", mailbox), "--campaign", send_dir).exit_code == 0
+    marked = run("mark", "5", "--delegate", "Nguyễn Văn Bình", "--note", "gọi điện 22/8", "--campaign", send_dir)
+    assert marked.exit_code == 0, marked.output
+    changed = run("mark", "1", "--declined", "--campaign", send_dir)
+    assert changed.exit_code == 0, changed.output
+    rows = by_id(status(send_dir))
+    assert (rows["5"]["answer"], rows["5"]["delegate"], rows["5"]["answer_by_hand"]) == (
+        "delegate",
+        "Nguyễn Văn Bình",
+        True,
+    )
+    assert rows["5"]["note"] == "gọi điện 22/8"
+    assert rows["1"]["answer"] == "declined"  # by hand, over the reply's "attending"
+    assert run("mark", "1", "--clear", "--campaign", send_dir).exit_code == 0
+    assert by_id(status(send_dir))["1"]["answer"] == "attending"
+    refused = run("mark", "1", "--attending", "--declined", "--campaign", send_dir)
+    assert refused.exit_code == 1 and "Say one answer" in refused.output
+
+
+def test_fetching_from_the_mailbox_gives_the_same_answers_and_leaves_it_untouched(
+    send_dir, mailbox, dovecot, monkeypatch
+):
+    for name, raw in mailbox.items():
+        dovecot.append(raw, flags=("\\Seen",) if name.startswith("1") else ())
+    imap = dovecot.settings("starttls")
+    set_table(
+        send_dir,
+        "imap",
+        {
+            "host": imap.host,
+            "port": imap.port,
+            "security": "starttls",
+            "username": imap.username,
+            "ca_file": str(imap.ca_file),
+        },
+    )
+    monkeypatch.setenv("MAILMERGE_IMAP_PASSWORD", dovecot.password)
+    before = dovecot.flags_and_count()
+    fetched = run("replies", "fetch", "--campaign", send_dir)
+    assert fetched.exit_code == 0, fetched.output
+    assert "Read 6 messages, 6 of them new." in fetched.output
+    assert dovecot.flags_and_count() == before
+    assert_status_says_what_the_mailbox_holds(send_dir)
+
+    again = run("replies", "fetch", "--campaign", send_dir)
+    assert "Read 0 messages, 0 of them new." in again.output
+    assert dovecot.flags_and_count() == before
+
+
+def test_mail_fetched_and_imported_is_one_message(send_dir, mailbox, dovecot, monkeypatch, tmp_path):
+    for raw in mailbox.values():
+        dovecot.append(raw)
+    imap = dovecot.settings("starttls")
+    set_table(
+        send_dir,
+        "imap",
+        {
+            "host": imap.host,
+            "port": imap.port,
+            "security": "starttls",
+            "username": imap.username,
+            "ca_file": str(imap.ca_file),
+        },
+    )
+    monkeypatch.setenv("MAILMERGE_IMAP_PASSWORD", dovecot.password)
+    assert run("replies", "import", write(tmp_path / "export", mailbox), "--campaign", send_dir).exit_code == 0
+    fetched = run("replies", "fetch", "--campaign", send_dir)
+    assert "Read 6 messages, 0 of them new." in fetched.output
+    assert_status_says_what_the_mailbox_holds(send_dir)
+
+
+def test_replies_need_a_ledger_and_an_imap_table(campaign_dir):
+    no_ledger = run("replies", "fetch", "--campaign", campaign_dir)
+    assert no_ledger.exit_code == 1 and "campaign.toml has no [imap] table" in no_ledger.output
+    imported = run("replies", "import", campaign_dir / "templates", "--campaign", campaign_dir)
+    assert imported.exit_code == 1 and "there is no ledger" in imported.output
