@@ -82,7 +82,7 @@ STATUS_COLUMNS = (
     # recipient's ID, name, state, when that state was reached, the mail server's last reply or what is
     # wrong with the recipient's row, and the organisation
     StatusColumn("id", N_("#"), 0, lambda row, wide: row["id"], 3),
-    StatusColumn("name", N_("name"), 0, lambda row, wide: row["name"], 12, shrinks=True),
+    StatusColumn("name", N_("name"), 0, lambda row, wide: row["name"], 18, shrinks=True),
     StatusColumn("state", N_("state"), 0, lambda row, wide: state_label(row["state"]), 8),
     # TRANSLATORS: the header of the column of `mailmerge status` that says what came back: the answer, a
     # bounce or a delay
@@ -98,11 +98,16 @@ def borders(columns: int) -> int:
     return 3 * columns + 1
 
 
-def fitting_columns(width: int) -> list[StatusColumn]:
-    """The most important columns whose minimum widths fit in `width`."""
+def fitting_columns(width: int, natural: dict[str, int]) -> list[StatusColumn]:
+    """The most important columns that fit in `width`: those that may shrink at their minimum width,
+    the others as wide as their content (a long state name in Vietnamese, say)."""
+
+    def least(column: StatusColumn) -> int:
+        return min(column.min_width, natural[column.key]) if column.shrinks else natural[column.key]
+
     chosen: list[StatusColumn] = []
     for column in sorted(STATUS_COLUMNS, key=lambda c: c.importance):
-        if column.importance == 0 or sum(c.min_width for c in [*chosen, column]) + borders(len(chosen) + 1) <= width:
+        if column.importance == 0 or sum(map(least, [*chosen, column])) + borders(len(chosen) + 1) <= width:
             chosen.append(column)
     return [column for column in STATUS_COLUMNS if column in chosen]
 
@@ -120,14 +125,16 @@ def fitted_widths(columns: list[StatusColumn], natural: dict[str, int], width: i
 
 
 def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
-    columns = list(STATUS_COLUMNS) if wide else fitting_columns(out.width)
-    headers = {c.key: _(c.header) for c in columns}
-    cells = [[c.cell(row, wide) for c in columns] for row in report.listed_rows]
+    headers = {c.key: _(c.header) for c in STATUS_COLUMNS}
+    every = [[c.cell(row, wide) for c in STATUS_COLUMNS] for row in report.listed_rows]
     natural = {
-        c.key: max(cell_len(text) for text in [headers[c.key], *(row[i] for row in cells)])
-        for i, c in enumerate(columns)
+        c.key: max(cell_len(text) for text in [headers[c.key], *(row[i] for row in every)])
+        for i, c in enumerate(STATUS_COLUMNS)
     }
-    widths = natural if wide else fitted_widths(columns, natural, out.width)
+    columns = list(STATUS_COLUMNS) if wide else fitting_columns(out.width, natural)
+    shown = [STATUS_COLUMNS.index(c) for c in columns]
+    cells = [[row[i] for i in shown] for row in every]
+    widths = natural if wide else fitted_widths(columns, {c.key: natural[c.key] for c in columns}, out.width)
     table = Table(title=report.campaign, title_justify="left")
     for column in columns:
         table.add_column(headers[column.key], width=widths[column.key], no_wrap=True, overflow="ellipsis")
