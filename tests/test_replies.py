@@ -122,24 +122,20 @@ def test_an_answer_recorded_by_hand_wins_and_can_be_cleared(send_dir, mailbox, t
     assert refused.exit_code == 1 and "Say one answer" in refused.output
 
 
+def read_from(dovecot, send_dir: Path, monkeypatch) -> None:
+    """Point the campaign's [imap] at the test's Dovecot, with its password in the environment."""
+    imap = dovecot.settings("starttls")
+    values = {"host": imap.host, "port": imap.port, "security": "starttls", "username": imap.username}
+    set_table(send_dir, "imap", values | {"ca_file": str(imap.ca_file)})
+    monkeypatch.setenv("MAILMERGE_IMAP_PASSWORD", dovecot.password)
+
+
 def test_fetching_from_the_mailbox_gives_the_same_answers_and_leaves_it_untouched(
     send_dir, mailbox, dovecot, monkeypatch
 ):
     for name, raw in mailbox.items():
         dovecot.append(raw, flags=("\\Seen",) if name.startswith("1") else ())
-    imap = dovecot.settings("starttls")
-    set_table(
-        send_dir,
-        "imap",
-        {
-            "host": imap.host,
-            "port": imap.port,
-            "security": "starttls",
-            "username": imap.username,
-            "ca_file": str(imap.ca_file),
-        },
-    )
-    monkeypatch.setenv("MAILMERGE_IMAP_PASSWORD", dovecot.password)
+    read_from(dovecot, send_dir, monkeypatch)
     before = dovecot.flags_and_count()
     fetched = run("replies", "fetch", "--campaign", send_dir)
     assert fetched.exit_code == 0, fetched.output
@@ -155,19 +151,7 @@ def test_fetching_from_the_mailbox_gives_the_same_answers_and_leaves_it_untouche
 def test_mail_fetched_and_imported_is_one_message(send_dir, mailbox, dovecot, monkeypatch, tmp_path):
     for raw in mailbox.values():
         dovecot.append(raw)
-    imap = dovecot.settings("starttls")
-    set_table(
-        send_dir,
-        "imap",
-        {
-            "host": imap.host,
-            "port": imap.port,
-            "security": "starttls",
-            "username": imap.username,
-            "ca_file": str(imap.ca_file),
-        },
-    )
-    monkeypatch.setenv("MAILMERGE_IMAP_PASSWORD", dovecot.password)
+    read_from(dovecot, send_dir, monkeypatch)
     assert run("replies", "import", write(tmp_path / "export", mailbox), "--campaign", send_dir).exit_code == 0
     fetched = run("replies", "fetch", "--campaign", send_dir)
     assert "Read 6 messages, 0 of them new." in fetched.output
