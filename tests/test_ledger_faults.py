@@ -49,6 +49,16 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=True)
 
 
+@contextlib.contextmanager
+def half_sent_on_small_disk(send_dir: Path, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """(disk, campaign folder): the campaign on a tmpfs of its own, two of its five invitations sent."""
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        folder = disk / "campaign"
+        shutil.copytree(send_dir, folder)
+        assert send(folder, "--limit", 2).exit_code == 0
+        yield disk, folder
+
+
 def assert_clean_refusal(result, reason: str) -> None:
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
@@ -75,10 +85,7 @@ def test_an_immutable_ledger_stops_send_before_anything_is_sent(send_dir, smtp):
 
 def test_a_read_only_disk_stops_send_and_status_still_reads_it(send_dir, smtp, tmp_path):
     handler, _ = smtp
-    with tmpfs(tmp_path / "disk", "8m") as disk:
-        folder = disk / "campaign"
-        shutil.copytree(send_dir, folder)
-        assert send(folder, "--limit", 2).exit_code == 0
+    with half_sent_on_small_disk(send_dir, tmp_path) as (disk, folder):
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         assert_clean_refusal(send(folder), "read-only")
         assert len(handler.received) == 2
@@ -97,10 +104,7 @@ def fill(disk: Path) -> None:
 
 def test_a_full_disk_stops_send_before_anything_is_sent(send_dir, smtp, tmp_path):
     handler, _ = smtp
-    with tmpfs(tmp_path / "disk", "8m") as disk:
-        folder = disk / "campaign"
-        shutil.copytree(send_dir, folder)
-        assert send(folder, "--limit", 2).exit_code == 0
+    with half_sent_on_small_disk(send_dir, tmp_path) as (disk, folder):
         fill(disk)
         assert_clean_refusal(send(folder), "disk is full")
         assert len(handler.received) == 2

@@ -13,7 +13,7 @@ from ..i18n import _, ngettext
 from ..ledger.schema import ATTENDING, DECLINED, DELEGATE
 from .app import CampaignOption, app, describe, err, out, progress_bar, reporting
 from .labels import answer_label
-from .status import local_time
+from .status import local_time, print_unmatched
 
 replies_app = typer.Typer(
     help=_("Read replies and bounces back from the sender's mailbox, and list them."), no_args_is_help=True
@@ -124,13 +124,7 @@ def print_summary(summary: use_case.Summary) -> None:
     if summary.kinds:
         # TRANSLATORS: {found} is a list of counts, "3 bounced, 12 replies, 2 auto-reply only"
         out.print(_("Found: {found}").format(found=describe(summary.kinds, answer_label)))
-    if summary.unmatched:
-        message = ngettext(
-            "{count} message is about no invitation: see `mailmerge replies list --unmatched`.",
-            "{count} messages are about no invitation: see `mailmerge replies list --unmatched`.",
-            summary.unmatched,
-        )
-        err.print(message.format(count=summary.unmatched))
+    print_unmatched(summary.unmatched)
 
 
 @app.command(

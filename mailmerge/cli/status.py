@@ -159,13 +159,18 @@ def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
         answers = describe(report.by_delivery + report.by_answer, answer_label)
         # TRANSLATORS: {answers} is a list of counts, "3 bounced, 30 attending, 5 declined, 10 no answer"
         out.print(_("What came back: {answers}").format(answers=answers))
-    if report.unmatched:
+    print_unmatched(report.unmatched)
+
+
+def print_unmatched(count: int) -> None:
+    """How much mail read back is about nobody's invitation, and where to see it (nothing when none)."""
+    if count:
         message = ngettext(
             "{count} message read from the mailbox is about no invitation: see `mailmerge replies list --unmatched`.",
             "{count} messages read from the mailbox are about no invitation: see `mailmerge replies list --unmatched`.",
-            report.unmatched,
+            count,
         )
-        out.print(message.format(count=report.unmatched))
+        out.print(message.format(count=count))
 
 
 def answers_table(report: tracking.StatusReport) -> Table:
