@@ -51,6 +51,7 @@ def check(
         started = time.perf_counter()
         letter, _message = composer.build(recipient)
         report.render_seconds.append(time.perf_counter() - started)
+        composer.renderer.render(recipient, with_pdf=False, reminder=1)  # the reminder's templates too
         if letter.pdf is not None:
             report.fonts |= embedded_fonts(letter.pdf)
         if on_rendered:

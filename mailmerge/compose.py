@@ -13,13 +13,25 @@ from .models import Campaign, Letter
 
 
 def compose(
-    letter: Letter, campaign: Campaign, *, message_id: str, reply_to: str | None, now: datetime
+    letter: Letter,
+    campaign: Campaign,
+    *,
+    message_id: str,
+    reply_to: str | None,
+    now: datetime,
+    thread: tuple[str, ...] = (),
 ) -> EmailMessage:
-    """Text + HTML alternatives and the PDF; Python's email package does the RFC 2047/2231 encoding.
+    """Text + HTML alternatives and the PDF; Python's email package does the RFC 2047/2231 encoding. A
+    message that follows others (`thread`, oldest first) answers the last and refers to all of them, so
+    that mail clients show it in the same conversation.
 
     The email package refuses CR/LF in any header (header injection); that becomes a `MailmergeError`."""
     try:
-        return _build(letter, campaign, message_id=message_id, reply_to=reply_to, now=now)
+        message = _build(letter, campaign, message_id=message_id, reply_to=reply_to, now=now)
+        if thread:
+            message["In-Reply-To"] = thread[-1]
+            message["References"] = " ".join(thread)
+        return message
     except ValueError as error:
         # TRANSLATORS: {row} is the recipient's row in the recipients file; {error} is the English text of
         # Python's email package (e.g. a line break in a header), which is not translated.

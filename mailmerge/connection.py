@@ -52,6 +52,8 @@ async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.
     )
     try:
         await smtp.connect()
+        if smtp.last_ehlo_response is None:  # what the server offers (DSN …) must be known before MAIL FROM
+            await smtp.ehlo()
         if settings.username:
             if password is None:
                 # TRANSLATORS: {username} is the SMTP login, {server} is host:port.

@@ -13,10 +13,11 @@ from typing import Any
 
 from .campaign import seed_folder
 from .models import ServerSettings
-from .send import Outcome, Outgoing, Policy
+from .send import Policy
 from .sending import SendPlan, SendResult, execute, plan_send
 from .sink import FileSink, LocalServer
 from .tracking import StatusReport, status
+from .transaction import Outcome, Outgoing
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Delivery: a bounce of the invitee's own address means it did not arrive; a delay is news until something
 later settles it; any reply (even an auto-reply) proves it arrived. A bounce of a CC address is kept
-apart: the invitation itself still arrived. Answer: the latest human reply's RSVP, unless an answer was
+apart: the invitation itself still arrived. A bounce of an address the invitation no longer goes to (it
+was corrected and sent again) is history. Answer: the latest human reply's RSVP, unless an answer was
 recorded by hand, which wins over any reading of a reply; an auto-reply alone is not an answer.
 """
 
@@ -46,10 +47,10 @@ class FollowUp:
 
 
 def follow_up(
-    results: Iterable[dict[str, Any]], marks: dict[str, dict[str, Any]], invitees: dict[str, str]
+    results: Iterable[dict[str, Any]], marks: dict[str, dict[str, Any]], envelopes: dict[str, list[str]]
 ) -> dict[str, FollowUp]:
-    """recipient ID -> FollowUp, from `mail_results` rows (oldest first), the latest marks, and each
-    recipient's own address (to tell their bounce from a CC's)."""
+    """recipient ID -> FollowUp, from `mail_results` rows (oldest first), the latest marks, and the
+    addresses each recipient's invitation went to, their own first (to tell their bounce from a CC's)."""
     found: dict[str, FollowUp] = {}
     for row in results:
         recipient = row["recipient_id"]
@@ -57,7 +58,7 @@ def follow_up(
             continue
         state = found.setdefault(recipient, FollowUp())
         state.mail += 1
-        apply(state, row, invitees.get(recipient, ""))
+        apply(state, row, envelopes.get(recipient, []))
     for recipient, mark in marks.items():
         if mark["answer"] in ANSWERS:
             state = found.setdefault(recipient, FollowUp())
@@ -66,12 +67,13 @@ def follow_up(
     return found
 
 
-def apply(state: FollowUp, row: dict[str, Any], invitee: str) -> None:
+def apply(state: FollowUp, row: dict[str, Any], envelope: list[str]) -> None:
     kind = row["kind"]
     if kind in (BOUNCED, DELAYED):
-        address = (row["address"] or invitee).lower()
-        if address != invitee.lower():
-            if kind == BOUNCED:
+        addresses = [address.lower() for address in envelope] or [""]
+        address = (row["address"] or addresses[0]).lower()
+        if address != addresses[0]:
+            if kind == BOUNCED and address in addresses:
                 state.cc_bounces.append(address)
             return
         state.delivery = kind

@@ -146,12 +146,12 @@ def by_report(message: EmailMessage, found: Classification, directory: Directory
         if result.sent or result.suspicious:
             return result
     addresses = [a for r in found.reports for a in (r.final_recipient, r.original_recipient) if a]
-    candidates = {
-        sent.message: sent
+    candidates = {  # per invitee, their latest message (a reminder after the invitation)
+        (sent.campaign, sent.recipient_id): sent
         for a in [*addresses, *found.original_recipients]
         for sent in directory.by_address.get(a.lower(), [])
     }
-    if len(candidates) == 1:  # only when the address points at one message: several would be a guess
+    if len(candidates) == 1:  # only when the address points at one invitee: several would be a guess
         return Match(next(iter(candidates.values())), "dsn-recipient")
     return Match()
 

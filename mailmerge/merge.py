@@ -14,6 +14,7 @@ from .campaign import load_campaign
 from .compose import compose
 from .errors import InputError, MailmergeError, Problem
 from .i18n import _
+from .ledger.schema import INVITATION, reminder_number
 from .models import Campaign, Letter, Recipient
 from .recipients import Reading, read_recipients
 from .render import Renderer
@@ -63,30 +64,36 @@ class Composer:
         self.renderer = Renderer(campaign)
         self.key = key if key is not None else tokens.load_key()
 
-    def message_id(self, recipient: Recipient, kind: str = "invitation") -> str:
+    def message_id(self, recipient: Recipient, kind: str = INVITATION) -> str:
         return tokens.message_id(self.key, self.campaign.slug, recipient.id, kind, self.campaign.sender.domain)
+
+    def reply_address(self, recipient: Recipient) -> str:
+        """The sender's address with the recipient's signed token: `local+12.a1b2c3d4e5f6@domain`."""
+        return tokens.reply_address(self.key, self.campaign.slug, recipient.id, self.campaign.sender.email)
+
+    def envelope_sender(self, recipient: Recipient) -> str:
+        """MAIL FROM: the sender's address, or with `[sender] verp` its token address, so that a bounce
+        names the recipient even from a relay that drops the DSN parameters."""
+        return self.reply_address(recipient) if self.campaign.sender.verp else self.campaign.sender.email
 
     def build(
         self,
         recipient: Recipient,
         *,
-        kind: str = "invitation",
+        kind: str = INVITATION,
         message_id: str | None = None,
+        thread: tuple[str, ...] = (),
         now: datetime | None = None,
     ) -> tuple[Letter, EmailMessage]:
-        """The letter and the exact email; `message_id` is the ledger's when sending, so the two always agree."""
-        letter = self.renderer.render(recipient)
-        sender = self.campaign.sender
-        reply_to = (
-            tokens.reply_address(self.key, self.campaign.slug, recipient.id, sender.email)
-            if sender.reply_to_tokens
-            else None
-        )
+        """The letter and the exact email; `message_id` is the ledger's when sending, so the two always agree.
+        A reminder follows the messages of its `thread` (In-Reply-To and References)."""
+        letter = self.renderer.render(recipient, reminder=reminder_number(kind) or 0)
         message = compose(
             letter,
             self.campaign,
             message_id=message_id or self.message_id(recipient, kind),
-            reply_to=reply_to,
+            reply_to=self.reply_address(recipient) if self.campaign.sender.reply_to_tokens else None,
             now=now or datetime.now().astimezone(),
+            thread=thread,
         )
         return letter, message

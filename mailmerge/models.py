@@ -75,6 +75,7 @@ class Sender:
     name: str
     email: str
     reply_to_tokens: bool = True
+    verp: bool = False  # the envelope sender carries the recipient's token (for relays that drop DSN options)
 
     @property
     def domain(self) -> str:
@@ -116,6 +117,7 @@ class Campaign:
     imap: ServerSettings | None = None
     imap_folders: tuple[str, ...] = ("INBOX",)
     send: SendSettings = field(default_factory=SendSettings)
+    reminder_prefix: str = "Nhắc lại:"  # before a reminder's subject
 
     @property
     def ledger_file(self) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from .i18n import _
 from .vntext import WEEKDAYS
@@ -146,3 +146,18 @@ def _drop_weekday(text: str, day: date) -> str:
                 )
             return re.sub(re.escape(name), " ", text, flags=re.I)
     return text
+
+
+INTERVAL = re.compile(r"(\d+(?:[.,]\d+)?)\s*(w|d|h|m|tuần|ngày|giờ|phút)?", re.I)
+INTERVAL_UNITS = {"w": "weeks", "tuần": "weeks", "d": "days", "ngày": "days", "h": "hours", "giờ": "hours"}
+
+
+def parse_interval(text: str) -> timedelta:
+    """“2d”, “36h”, “90m”, “1w”, “2 ngày”; a bare number is days, “0” is no interval."""
+    found = INTERVAL.fullmatch(unicodedata.normalize("NFC", text.strip()))
+    if not found:
+        # TRANSLATORS: {value} is what the user typed; the examples are typed as they are (d: days, h: hours,
+        # m: minutes, w: weeks; the Vietnamese units ngày, giờ, phút, tuần are understood too).
+        raise OfficeTimeError(_("“{value}” is not a length of time; write it as 2d, 36h, 90m or 1w").format(value=text))
+    amount, unit = float(found[1].replace(",", ".")), (found[2] or "d").lower()
+    return timedelta(**{INTERVAL_UNITS.get(unit, "minutes"): amount})

@@ -22,7 +22,7 @@ from email import policy
 from .ledger import Prepared
 from .merge import Composer
 from .models import Campaign, Recipient
-from .send import Outgoing
+from .transaction import Outgoing
 
 _worker_composer: Composer | None = None
 
@@ -34,6 +34,8 @@ class Work:
     message: int
     message_id: str
     recipient: Recipient
+    kind: str
+    thread: tuple[str, ...] = ()  # the Message-IDs it follows (a reminder's invitation), oldest first
 
 
 def _start_worker(campaign: Campaign, key: bytes) -> None:
@@ -87,11 +89,12 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
 
-def _prepare(work: Work, kind: str) -> Outgoing:
+def _prepare(work: Work) -> Outgoing:
     """Runs in a worker process: the exact bytes to send, and what the ledger keeps about them."""
-    assert _worker_composer is not None
+    composer = _worker_composer
+    assert composer is not None
     recipient = work.recipient
-    letter, email = _worker_composer.build(recipient, kind=kind, message_id=work.message_id)
+    letter, email = composer.build(recipient, kind=work.kind, message_id=work.message_id, thread=work.thread)
     pdf = letter.pdf
     return Outgoing(
         prepared=Prepared(
@@ -102,14 +105,13 @@ def _prepare(work: Work, kind: str) -> Outgoing:
             pdf_size=len(pdf) if pdf is not None else None,
             merged=recipient.as_template_data(),
         ),
-        envelope_from=_worker_composer.campaign.sender.email,
+        envelope_from=composer.envelope_sender(recipient),
         data=email.as_bytes(policy=policy.SMTP),
+        envid=work.message_id.strip("<>").partition("@")[0],
     )
 
 
-async def rendered(
-    campaign: Campaign, key: bytes, work: list[Work], kind: str, processes: int
-) -> AsyncIterator[Outgoing]:
+async def rendered(campaign: Campaign, key: bytes, work: list[Work], processes: int) -> AsyncIterator[Outgoing]:
     """Render in a process pool, in order, with a bounded number in flight: memory stays flat however
     long the list is."""
     loop = asyncio.get_running_loop()
@@ -123,7 +125,7 @@ async def rendered(
 
     def submit(item: Work) -> asyncio.Future[Outgoing]:
         with _sigint_blocked():  # a submit may spawn a worker process
-            return loop.run_in_executor(pool, _prepare, item, kind)
+            return loop.run_in_executor(pool, _prepare, item)
 
     try:
         items = iter(work)

@@ -46,6 +46,8 @@ SUBJECT = "subject.txt"
 TEXT_BODY = "email.txt"
 HTML_BODY = "email.html"
 TEMPLATES = (LETTER, SUBJECT, TEXT_BODY, HTML_BODY)
+REMINDER_TEXT = "reminder.txt"  # optional: a reminder's bodies; without them it repeats the invitation's
+REMINDER_HTML = "reminder.html"
 
 
 class JailedFetcher(URLFetcher):
@@ -94,10 +96,15 @@ class Renderer:
         self.warnings: list[str] = []  # stylesheet and layout problems that do not stop the letters
         self.env = make_environment(campaign.templates_dir)
         self.templates = {name: self._load(self.env, name) for name in TEMPLATES}
+        self.templates |= {name: self._load(self.env, name) for name in self.reminder_templates()}
         self.stylesheets = [self._page_stylesheet(), self._stylesheet()]
         self.shared_context = campaign.template_data | {
             "sender": {"name": campaign.sender.name, "email": campaign.sender.email}
         }
+
+    def reminder_templates(self) -> list[str]:
+        """The reminder templates this campaign has: each is optional."""
+        return [name for name in (REMINDER_TEXT, REMINDER_HTML) if (self.campaign.templates_dir / name).exists()]
 
     def _load(self, env: jinja2.Environment, name: str) -> jinja2.Template:
         try:
@@ -144,7 +151,7 @@ class Renderer:
     def unused_keys(self) -> list[str]:
         """Keys added to the letter's tables in campaign.toml that no template reads: a misspelling, or a
         template still to be written."""
-        used = template_fields(self.env, TEMPLATES)
+        used = template_fields(self.env, [*TEMPLATES, *self.reminder_templates()])
         # TRANSLATORS: {where} is "campaign.toml:12" (file and line); {key} is the TOML key, e.g. "event.parking";
         # {expression} is what to write in a template to show it, e.g. "{{ event.parking }}".
         message = _(
@@ -162,18 +169,28 @@ class Renderer:
         """Each warning once: a problem of the letter's layout shows up for every recipient."""
         self.warnings += [w for w in dict.fromkeys(warnings) if w not in self.warnings]
 
-    def render(self, recipient: Recipient, *, with_pdf: bool = True) -> Letter:
+    def render(self, recipient: Recipient, *, with_pdf: bool = True, reminder: int = 0) -> Letter:
         """Everything one recipient gets; raises `TemplateError` naming template file:line and the row.
 
-        `with_pdf=False` fills every template but skips the PDF layout: a fast check of a whole list."""
-        context = self.shared_context | {"recipient": recipient.as_template_data()}
-        html = self._fill(LETTER, context, recipient)
+        `with_pdf=False` fills every template but skips the PDF layout: a fast check of a whole list.
+        `reminder` (its number) gives a reminder: the same letter, the subject after the campaign's prefix,
+        the bodies of reminder.txt and reminder.html where the campaign has them (`reminder` is set in the
+        subject and bodies, so the invitation's templates can also say a word of their own)."""
+        letter_context = self.shared_context | {"recipient": recipient.as_template_data()}
+        html = self._fill(LETTER, letter_context, recipient)  # the same letter, the same PDF, for a reminder
+        context = letter_context | {"reminder": reminder}
+        subject = " ".join(self._fill(SUBJECT, context, recipient).split())
+        text_body, html_body = TEXT_BODY, HTML_BODY
+        if reminder:
+            subject = f"{self.campaign.reminder_prefix} {subject}".strip()
+            text_body = REMINDER_TEXT if REMINDER_TEXT in self.templates else TEXT_BODY
+            html_body = REMINDER_HTML if REMINDER_HTML in self.templates else HTML_BODY
         return Letter(
             recipient=recipient,
             pdf=self.pdf(html, recipient) if self.campaign.attach_pdf and with_pdf else None,
-            subject=" ".join(self._fill(SUBJECT, context, recipient).split()),
-            text=self._fill(TEXT_BODY, context, recipient).rstrip() + "\n",
-            html=self._fill(HTML_BODY, context, recipient),
+            subject=subject,
+            text=self._fill(text_body, context, recipient).rstrip() + "\n",
+            html=self._fill(html_body, context, recipient),
             attachment_name=self.attachment_name(recipient),
             attachment_description=self.attachment_description(recipient),
         )

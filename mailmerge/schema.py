@@ -124,6 +124,11 @@ class SenderTable(Settings):
     name: Line = ""
     email: Annotated[str, AfterValidator(_email)]
     reply_to_tokens: bool = True
+    verp: bool = False
+
+
+class ReminderTable(Settings):
+    subject_prefix: Line = "Nhắc lại:"
 
 
 class ServerTable(Settings):
@@ -209,6 +214,7 @@ class CampaignFile(Settings):
     smtp: ServerTable
     imap: ImapTable | None = None
     send: SendTable = SendTable()
+    reminder: ReminderTable = ReminderTable()
     page: PageTable = PageTable()
     letter: LetterTable
     document: DocumentTable

@@ -1,5 +1,6 @@
 """SMTP delivery: N reused aiosmtplib connections, a shared rate limit, retries and the crash-safe
-order of writes (claim committed before MAIL FROM, `sent` only after the 250 to DATA).
+order of writes (claim committed before MAIL FROM, `sent` only after the 250 to DATA). Each message's
+own SMTP transaction is `transaction.transmit`.
 
 A run that is cancelled (Ctrl-C) records what each message it had in flight became: cancelled before
 DATA it is `deferred` (nothing left), during DATA `unknown` (the server may have it).
@@ -15,69 +16,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiosmtplib
-from aiosmtplib import SMTPRecipientRefused, SMTPResponseException
 
 from .connection import connect, quit_quietly, where
 from .errors import SendError
-from .i18n import N_, _, ngettext
-from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Ledger, Prepared
+from .i18n import N_, ngettext
+from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Ledger
 from .models import SendSettings, ServerSettings
-
-
-@dataclass(frozen=True)
-class Invitee:
-    """Whom a message is for, as a user names them: the recipient ID, the name and the email."""
-
-    id: str
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A rendered message, ready for SMTP: the first envelope recipient is the invitee, the rest CC."""
-
-    prepared: Prepared
-    envelope_from: str
-    data: bytes
-
-    @property
-    def envelope_to(self) -> list[str]:
-        return self.prepared.envelope_to
-
-    @property
-    def invitee(self) -> Invitee:
-        merged = self.prepared.merged
-        return Invitee(str(merged["id"]), str(merged["name"]), self.envelope_to[0])
-
-
-@dataclass
-class Attempt:
-    """A message between its claim and its recorded outcome, and the SMTP command it has reached."""
-
-    out: Outgoing
-    stage: str = "MAIL FROM"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an attempt became. `detail` goes into the ledger's event as a permanent English record;
-    `reason` is the same explanation in the user's language, for what the user is shown (the pause
-    message). An outcome with a server reply shows the reply instead: its `detail` stays in the ledger."""
-
-    state: str
-    code: int | None = None
-    reply: str | None = None
-    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
-    detail: str | None = None
-    reason: str | None = None
-
-    @property
-    def shown(self) -> str:
-        """The outcome as the user reads it: the server's reply as it wrote it, or why there was none."""
-        if self.code:
-            return f"{self.code} {self.reply}"
-        return self.reason or self.detail or ""
+from .transaction import Attempt, Outcome, Outgoing, cut_short, explained, transmit
 
 
 @dataclass(frozen=True)
@@ -124,82 +69,6 @@ class TokenBucket:
         async with self.lock:
             while (delay := self.wait_time()) > 0:
                 await asyncio.sleep(delay)
-
-
-def by_code(code: int, reply: str, detail: str | None = None) -> Outcome:
-    """The server's answer decides; `detail` (English) is for the ledger only, as the user is shown the reply."""
-    return Outcome(DEFERRED if 400 <= code < 500 else FAILED, code, reply, detail=detail)
-
-
-def explained(state: str, detail: str, **values: object) -> Outcome:
-    """An outcome with no server reply, explained by `detail`, a message marked with `N_`: filled in in
-    English for the ledger's record, and in the user's language as its `reason`."""
-    return Outcome(state, detail=detail.format(**values), reason=_(detail).format(**values))
-
-
-async def transmit(smtp: aiosmtplib.SMTP, attempt: Attempt) -> Outcome:
-    """One message through MAIL, RCPT and DATA, keeping `attempt.stage` current. Partial refusals are
-    returned, never raised.
-
-    Only a connection lost or timed out *during DATA* leaves the outcome unknown: before that the
-    server cannot have accepted the message."""
-    out = attempt.out
-    attempt.stage = "MAIL FROM"
-    try:
-        await smtp.mail(out.envelope_from)
-        attempt.stage = "RCPT TO"
-        invitee, *copies = out.envelope_to
-        try:
-            await smtp.rcpt(invitee)
-        except SMTPRecipientRefused as error:
-            await reset(smtp)
-            return by_code(error.code, error.message, detail=f"{invitee} refused")
-        refused = {}
-        for address in copies:
-            try:
-                await smtp.rcpt(address)
-            except SMTPRecipientRefused as error:
-                refused[address] = (error.code, error.message)
-        attempt.stage = "DATA"
-        response = await smtp.data(out.data)
-    except SMTPResponseException as error:
-        await reset(smtp)
-        return by_code(error.code, error.message, detail=f"refused at {attempt.stage}")
-    except (aiosmtplib.SMTPException, OSError) as error:
-        if attempt.stage == "DATA":
-            return explained(
-                UNKNOWN,
-                # TRANSLATORS: why a message is in doubt, shown after "last:" in the pause message. DATA is the
-                # SMTP command; {error} is the system's or the SMTP library's error, in English.
-                N_("connection lost during DATA, the server may have accepted it: {error}"),
-                error=error,
-            )
-        return explained(
-            DEFERRED,
-            # TRANSLATORS: shown after "last:" in the pause message. {stage} is the SMTP command reached
-            # (MAIL FROM, RCPT TO); {error} is the system's or the SMTP library's error, in English.
-            N_("connection lost at {stage}, nothing was sent: {error}"),
-            stage=attempt.stage,
-            error=error,
-        )
-    return Outcome(SENT, response.code, response.message, refused)
-
-
-def cut_short(attempt: Attempt) -> Outcome:
-    """What an attempt cut short by a stop means: before DATA the server cannot have the message."""
-    if attempt.stage == "DATA":
-        # TRANSLATORS: why a message is in doubt after Ctrl-C. DATA is the SMTP command.
-        return explained(UNKNOWN, N_("the run was interrupted during DATA; the server may have accepted it"))
-    # TRANSLATORS: {stage} is the SMTP command the message had reached (MAIL FROM, RCPT TO).
-    return explained(DEFERRED, N_("the run was interrupted at {stage}; nothing was sent"), stage=attempt.stage)
-
-
-async def reset(smtp: aiosmtplib.SMTP) -> None:
-    """End the failed transaction so the connection can carry the next message."""
-    try:
-        await smtp.rset()
-    except (aiosmtplib.SMTPException, OSError):
-        smtp.close()
 
 
 class Delivery:

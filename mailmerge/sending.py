@@ -1,40 +1,102 @@
 """`send` and `resend`: plan (validate and fill everything before anything can go out), then execute
-(lock the ledger, queue, deliver through `send.Delivery` with the letters rendered by `pool`)."""
+(lock the ledger, queue, deliver through `send.Delivery` with the letters rendered by `pool`).
+
+Whom a reminder or a corrected invitation goes to is worked out by `reminding`; this module sends any
+plan the same crash-safe way."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import tokens
 from .campaign import load_campaign
 from .errors import InputError, Problem
-from .ledger import DUE, INVITATION, SENDING, UNKNOWN, Ledger, MessageRow
+from .ledger import DUE, INVITATION, SENT, UNKNOWN, Ledger, MessageRow, reminder_number
 from .merge import Composer, campaign_recipients, select
 from .models import Campaign, Recipient
 from .pool import Work, rendered
-from .send import Delivery, Invitee, Outcome, Outgoing, Policy, Summary
+from .send import Delivery, Policy, Summary
+from .transaction import Invitee, Outcome, Outgoing
+
+# What a plan is for: the first sending, a resend of messages in doubt, reminders, corrected addresses.
+SEND, RESEND_UNKNOWN, REMIND, CORRECT = "send", "unknown", "remind", "correct"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message a plan sends: to whom, of which kind, following which of our messages."""
+
+    recipient: Recipient
+    kind: str = INVITATION
+    thread: tuple[str, ...] = ()  # Message-IDs it follows, oldest first: its References
+    corrected_from: str | None = None  # `resend --failed`: the address the invitation failed at
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Someone a reminder or a resend leaves out, and why: a `reason` code (see `reminding`) with the
+    fact behind it (`detail`: an answer, a date, a bounce)."""
+
+    id: str
+    name: str
+    email: str
+    reason: str
+    detail: str | None = None
 
 
 @dataclass
 class SendPlan:
-    """What `send` is about to do, worked out without writing anything or connecting anywhere."""
+    """What `send` or `resend` is about to do, worked out without writing anything or connecting anywhere."""
 
     campaign: Campaign
     ledger_path: Path
-    to_send: list[Recipient]
+    planned: list[Planned]
     skipped: list[Problem]
     already: Counter[str]
-    kind: str = INVITATION
-    resend_unknown: bool = False
+    purpose: str = SEND
+    left_out: list[LeftOut] = field(default_factory=list)
+
+    @property
+    def to_send(self) -> list[Recipient]:
+        return [p.recipient for p in self.planned]
 
     @property
     def count(self) -> int:
-        return len(self.to_send)
+        return len(self.planned)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A campaign whose recipients file and templates were all checked, narrowed to the chosen recipients."""
+
+    campaign: Campaign
+    recipients: list[Recipient]
+    problems: list[Problem]
+    ledger_path: Path
+
+
+def checked(
+    folder: Path, *, only: Iterable[str] = (), skip_invalid: bool = False, ledger_file: Path | None = None
+) -> Checked:
+    """Validate everything and fill every template (and lay out one PDF) for every chosen recipient; raise
+    before anything can be sent if any of it fails."""
+    campaign = load_campaign(folder)
+    reading = campaign_recipients(campaign)
+    if reading.problems and not skip_invalid:
+        raise InputError(reading.problems)
+    recipients = select(reading.recipients, only)
+    composer = Composer(campaign)
+    for number, recipient in enumerate(recipients):
+        composer.renderer.render(recipient, with_pdf=number == 0)
+        composer.renderer.render(recipient, with_pdf=False, reminder=1)
+    return Checked(campaign, recipients, reading.problems, ledger_file or campaign.ledger_file)
 
 
 def plan_send(
@@ -46,38 +108,61 @@ def plan_send(
     ledger_file: Path | None = None,
     resend_unknown: bool = False,
 ) -> SendPlan:
-    """Validate everything, fill every template (and lay out one PDF) for every recipient, and work out
-    who still needs the invitation (or, with `resend_unknown`, whose invitation is in doubt).
-    Raises before anything can be sent if any of it fails."""
-    campaign = load_campaign(folder)
-    reading = campaign_recipients(campaign)
-    if reading.problems and not skip_invalid:
-        raise InputError(reading.problems)
-    problems = reading.problems
-    recipients = select(reading.recipients, only)
-    composer = Composer(campaign)
-    for number, recipient in enumerate(recipients):
-        composer.renderer.render(recipient, with_pdf=number == 0)
-    path = ledger_file or campaign.ledger_file
-    states = current_states(path, campaign.slug, INVITATION) if path.exists() else {}
-    wanted_states = (UNKNOWN,) if resend_unknown else (None, *DUE)
-    to_send = [r for r in recipients if states.get(r.id) in wanted_states]
+    """Who still needs the invitation (or, with `resend_unknown`, every message in doubt: an invitation
+    or a reminder), once everything is validated."""
+    ready = checked(folder, only=only, skip_invalid=skip_invalid, ledger_file=ledger_file)
+    slug = ready.campaign.slug
+    messages = ledger_messages(ready.ledger_path, slug)
+    states = {m["recipient_id"]: m["state"] for m in messages if m["kind"] == INVITATION}
+    if resend_unknown:
+        by_id = {r.id: r for r in ready.recipients}
+        planned = [
+            Planned(by_id[m["recipient_id"]], m["kind"], thread_before(messages, m["recipient_id"], m["kind"]))
+            for m in messages
+            if m["state"] == UNKNOWN and m["recipient_id"] in by_id
+        ]
+    else:
+        planned = [Planned(r) for r in ready.recipients if states.get(r.id) in (None, *DUE)]
     return SendPlan(
-        campaign,
-        path,
-        to_send[:limit] if limit is not None else to_send,
-        problems,
-        Counter(states.get(r.id, "new") for r in recipients),
-        resend_unknown=resend_unknown,
+        ready.campaign,
+        ready.ledger_path,
+        planned[:limit] if limit is not None else planned,
+        ready.problems,
+        Counter(states.get(r.id, "new") for r in ready.recipients),
+        purpose=RESEND_UNKNOWN if resend_unknown else SEND,
     )
 
 
-def current_states(path: Path, campaign: str, kind: str) -> dict[str, str]:
-    ledger = Ledger(path)
+def ledger_messages(path: Path, campaign: str) -> list[dict[str, Any]]:
+    """Every message of the campaign in the ledger at `path`, oldest first (none when there is no ledger)."""
+    if not path.exists():
+        return []
+    ledger = Ledger(path, read_only=True)
     try:
-        return {row["recipient_id"]: row["state"] for row in ledger.status(campaign, kind) if row["state"]}
+        return ledger.messages(campaign)
     finally:
         ledger.close()
+
+
+def thread_before(messages: list[dict[str, Any]], recipient_id: str, kind: str) -> tuple[str, ...]:
+    """The Message-IDs a message of `kind` follows: the recipient's invitation and earlier reminders that
+    went out (or may have), oldest first. An invitation follows nothing."""
+    number = reminder_number(kind)
+    if number is None:
+        return ()
+    return tuple(
+        m["message_id"]
+        for m in messages
+        if m["recipient_id"] == recipient_id
+        and m["state"] in (SENT, UNKNOWN)
+        and (m["kind"] == INVITATION or (reminder_number(m["kind"]) or number) < number)
+    )
+
+
+def sent_address(message: dict[str, Any]) -> str | None:
+    """The address a message went to (the first of its envelope), as the ledger recorded it at the claim."""
+    envelope = json.loads(message["envelope_to"]) if message.get("envelope_to") else []
+    return envelope[0] if envelope else None
 
 
 @dataclass
@@ -103,26 +188,39 @@ async def execute(
     try:
         with ledger.exclusive():
             recovered = ledger.recover_interrupted()
-            if plan.resend_unknown:
+            if plan.purpose == RESEND_UNKNOWN:
                 ledger.requeue_unknown(campaign.slug, {r.id for r in plan.to_send})
+            for planned in plan.planned:
+                if planned.corrected_from:
+                    ledger.readdress(
+                        campaign.slug, planned.recipient.id, planned.corrected_from, planned.recipient.email
+                    )
             key = tokens.load_key()
-            message_ids = {
-                r.id: tokens.message_id(key, campaign.slug, r.id, plan.kind, campaign.sender.domain)
-                for r in plan.to_send
-            }
-            ledger.register(campaign, plan.to_send, plan.kind, message_ids)
-            wanted = {r.id: r for r in plan.to_send}
-            work = [
-                Work(row.id, row.message_id, wanted[row.recipient_id])
-                for row in ledger.due(campaign.slug, plan.kind, set(wanted))
-            ]
+            work = queue_work(ledger, campaign, key, plan.planned)
             delivery = Delivery(ledger, campaign.smtp, password, send_policy, on_outcome, on_claimed)
             processes = processes or min(4, os.cpu_count() or 1)
-            async with contextlib.aclosing(rendered(campaign, key, work, plan.kind, processes)) as messages:
+            async with contextlib.aclosing(rendered(campaign, key, work, processes)) as messages:
                 summary = await delivery.run(messages, len(work))
-            return SendResult(summary, recovered, doubtful(ledger, campaign.slug, plan.kind))
+            return SendResult(summary, recovered, doubtful(ledger, campaign.slug))
     finally:
         ledger.close()
+
+
+def queue_work(ledger: Ledger, campaign: Campaign, key: bytes, planned: list[Planned]) -> list[Work]:
+    """Queue in the ledger a message of each planned kind for whoever has none yet, and list every message
+    of the plan still due (new, or left queued or deferred by an earlier run), kind by kind."""
+    work = []
+    for kind in dict.fromkeys(p.kind for p in planned):
+        wanted = {p.recipient.id: p for p in planned if p.kind == kind}
+        recipients = [p.recipient for p in wanted.values()]
+        message_ids = {
+            r.id: tokens.message_id(key, campaign.slug, r.id, kind, campaign.sender.domain) for r in recipients
+        }
+        ledger.register(campaign, recipients, kind, message_ids)
+        for row in ledger.due(campaign.slug, kind, set(wanted)):
+            chosen = wanted[row.recipient_id]
+            work.append(Work(row.id, row.message_id, chosen.recipient, kind, chosen.thread))
+    return work
 
 
 def in_doubt(plan: SendPlan) -> list[Invitee]:
@@ -131,15 +229,12 @@ def in_doubt(plan: SendPlan) -> list[Invitee]:
         return []
     ledger = Ledger(plan.ledger_path, read_only=True)
     try:
-        return doubtful(ledger, plan.campaign.slug, plan.kind)
+        return doubtful(ledger, plan.campaign.slug)
     finally:
         ledger.close()
 
 
-def doubtful(ledger: Ledger, campaign: str, kind: str) -> list[Invitee]:
-    """`unknown`, or still `sending` after a stopped run (the next `send` or `status` marks it unknown)."""
-    return [
-        Invitee(row["recipient_id"], row["name"], row["email"])
-        for row in ledger.status(campaign, kind)
-        if row["state"] in (SENDING, UNKNOWN)
-    ]
+def doubtful(ledger: Ledger, campaign: str) -> list[Invitee]:
+    """Messages of any kind `unknown`, or still `sending` after a stopped run (the next `send` or `status`
+    marks them unknown)."""
+    return [Invitee(row["recipient_id"], row["name"], row["email"]) for row in ledger.in_doubt(campaign)]

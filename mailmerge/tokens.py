@@ -89,7 +89,7 @@ def reply_address(key: bytes, campaign: str, recipient_id: str, sender_email: st
     return f"{local}+{recipient_id}.{sign(key, campaign, recipient_id)[:12]}@{domain}"
 
 
-MESSAGE_TOKEN = re.compile(r"^([a-z0-9][a-z0-9-]{0,39})\.([^.@\s]+)\.([a-z]+)\.([a-z2-7]{16})$")
+MESSAGE_TOKEN = re.compile(r"^([a-z0-9][a-z0-9-]{0,39})\.([^.@\s]+)\.([a-z]+(?:-[0-9]+)?)\.([a-z2-7]{16})$")
 REPLY_TOKEN = re.compile(r"^(.+)\+([^.+@\s]+)\.([a-z2-7]{12})$")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from .errors import LedgerError, MailmergeError, Problem
 from .followup import FollowUp, follow_up
 from .i18n import _
 from .ledger import INVITATION, SENT, STATES, UNKNOWN, Ledger
+from .ledger.schema import DELEGATE
 from .merge import campaign_recipients
 from .recipients import RejectedRow
 
@@ -57,10 +59,41 @@ class StatusReport:
 
     @property
     def answers_by_group(self) -> dict[str, Counter[str]]:
+        return self._count_by_group("answer")
+
+    @property
+    def delivery_by_group(self) -> dict[str, Counter[str]]:
+        return self._count_by_group("delivery")
+
+    def _count_by_group(self, field: str) -> dict[str, Counter[str]]:
+        """Each group's rows counted by the value of `field`, groups in protocol order; rows without a
+        value (an invitation that has not gone out) are left out."""
         groups: dict[str, Counter[str]] = {}
         for row in self.rows:
-            if row["answer"]:
-                groups.setdefault(row["group"], Counter())[row["answer"]] += 1
+            if row[field]:
+                groups.setdefault(row["group"], Counter())[row[field]] += 1
+        return groups
+
+    @property
+    def reminders_sent(self) -> int:
+        return sum(row["reminders"] for row in self.rows)
+
+    @property
+    def reminders_by_group(self) -> dict[str, int]:
+        groups: dict[str, int] = {}
+        for row in self.rows:
+            if row["reminders"]:
+                groups[row["group"]] = groups.get(row["group"], 0) + row["reminders"]
+        return groups
+
+    @property
+    def delegates_by_group(self) -> dict[str, list[dict[str, str]]]:
+        """Who comes in whose place, per group: the delegate and the invitee they stand in for."""
+        groups: dict[str, list[dict[str, str]]] = {}
+        for row in self.rows:
+            if row["answer"] == DELEGATE:
+                delegate = {"id": row["id"], "invitee": row["name"], "delegate": row["delegate"] or ""}
+                groups.setdefault(row["group"], []).append(delegate)
         return groups
 
     def as_json(self) -> dict:
@@ -74,6 +107,10 @@ class StatusReport:
                 "by_delivery": dict(self.by_delivery),
                 "by_answer": dict(self.by_answer),
                 "answers_by_group": {group: dict(answers) for group, answers in self.answers_by_group.items()},
+                "delivery_by_group": {group: dict(counts) for group, counts in self.delivery_by_group.items()},
+                "delegates_by_group": self.delegates_by_group,
+                "reminders_sent": self.reminders_sent,
+                "reminders_by_group": self.reminders_by_group,
                 "unmatched_mail": self.unmatched,
             },
             "recipients": self.listed_rows,
@@ -100,9 +137,11 @@ def status(
     if path.exists():
         ledger = open_for_status(path)
         try:
+            envelopes = {}
             for row in ledger.status(campaign.slug, kind):
                 rows[row["recipient_id"]] = status_row(row)
-            unmatched = add_follow_up(ledger, campaign.slug, rows)
+                envelopes[row["recipient_id"]] = json.loads(row["envelope_to"] or "[]") or [row["email"]]
+            unmatched = add_follow_up(ledger, campaign.slug, rows, envelopes)
         finally:
             ledger.close()
     invalid = []
@@ -115,12 +154,12 @@ def status(
     return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states, unmatched)
 
 
-def add_follow_up(ledger: Ledger, campaign: str, rows: dict[str, dict]) -> int:
-    """Delivery and answer of each invitation that went out; returns how much mail matched nobody."""
+def add_follow_up(ledger: Ledger, campaign: str, rows: dict[str, dict], envelopes: dict[str, list[str]]) -> int:
+    """Delivery and answer of each invitation that went out (to the addresses of its `envelopes`, the
+    invitee's first); returns how much mail matched nobody."""
     if not ledger.db["mail_results"].exists():  # a read-only ledger of an earlier release
         return 0
-    invitees = {recipient: row["email"] for recipient, row in rows.items()}
-    found = follow_up(ledger.mail.results(campaign), ledger.mail.marks(campaign), invitees)
+    found = follow_up(ledger.mail.results(campaign), ledger.mail.marks(campaign), envelopes)
     for recipient, row in rows.items():
         if row["state"] in (SENT, UNKNOWN):
             row |= found.get(recipient, FollowUp()).as_json()
@@ -189,6 +228,8 @@ def status_row(row: dict) -> dict:
             "message_id": row.get("message_id"),
             "attempts": row.get("attempts") or 0,
             "updated_at": row.get("updated_at"),
+            "reminders": row.get("reminders") or 0,
+            "reminded_at": row.get("reminded_at"),
             "problem": None,
         }
         | {key: None for key in FollowUp().as_json()}

@@ -38,8 +38,9 @@ from typing import Any
 from mailmerge import sending, tokens
 from mailmerge.campaign import seed_folder
 from mailmerge.models import ServerSettings
-from mailmerge.send import Outcome, Outgoing, Policy
+from mailmerge.send import Policy
 from mailmerge.sink import LocalServer
+from mailmerge.transaction import Outcome, Outgoing
 
 HEADER = "order,group,organisation,position,salutation,name,email,cc,phone"
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"]

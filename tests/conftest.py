@@ -13,6 +13,7 @@ from mailmerge.sink import LocalServer
 
 from .campaign_files import keep_first_rows, set_table, toml_value  # noqa: F401  (the tests import them from here)
 from .dovecot import dovecot  # noqa: F401  (a real IMAP server, for any test that asks for it)
+from .followup_fixtures import mailbox, sent  # noqa: F401  (invitations sent, and the mail that comes back)
 from .smtp_server import ScriptedHandler
 
 SEED = seed_folder()

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from typing import Any
 
+from aiosmtpd.smtp import SMTP
+
+from mailmerge.sink import LocalServer
+
 DROP = "DROP"  # close the connection after the message was received, before answering
 STALL = "STALL"  # wait past the client's timeout before answering
 
@@ -17,6 +21,8 @@ class Received:
     envelope_from: str
     envelope_to: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)
+    rcpt_options: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def message_id(self) -> str:
@@ -37,6 +43,7 @@ class ScriptedHandler:
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     stalled: list[str] = field(default_factory=list)
+    dsn: bool = False  # announce DSN (RFC 3461) and accept its parameters; see `DsnSMTP`
 
     def answer_rcpt(self, address: str, *answers: str) -> None:
         self.rcpt[address].extend(answers)
@@ -49,6 +56,8 @@ class ScriptedHandler:
     ) -> list[str]:
         self.connections += 1
         session.host_name = hostname
+        if self.dsn:
+            responses.insert(-1, "250-DSN")
         return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
@@ -58,6 +67,9 @@ class ScriptedHandler:
         elif answer:
             return answer
         envelope.rcpt_tos.append(address)
+        if not hasattr(envelope, "options_by_rcpt"):
+            envelope.options_by_rcpt = {}
+        envelope.options_by_rcpt[address] = list(options)
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -65,7 +77,15 @@ class ScriptedHandler:
         answer = self.data[invitee].popleft() if self.data.get(invitee) else None
         if answer and answer[0] in "45":
             return answer
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        self.received.append(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content,
+                list(envelope.mail_options),
+                getattr(envelope, "options_by_rcpt", {}),
+            )
+        )
         if answer == DROP:
             server.transport.abort()
         elif answer == STALL:
@@ -81,3 +101,19 @@ class ScriptedHandler:
         for message in self.received:
             counts[message.message_id] += 1
         return counts
+
+
+class DsnSMTP(SMTP):
+    """aiosmtpd refuses MAIL and RCPT parameters it does not know (555); this one takes those of DSN
+    (RET, ENVID, NOTIFY, ORCPT) and leaves them in the envelope's options for the test to read."""
+
+    DSN_PARAMETERS = frozenset({"RET", "ENVID", "NOTIFY", "ORCPT"})
+
+    def _getparams(self, params: list[str]) -> dict[str, Any] | None:
+        found = super()._getparams(params)
+        return None if found is None else {k: v for k, v in found.items() if k not in self.DSN_PARAMETERS}
+
+
+class DsnServer(LocalServer):
+    def factory(self) -> SMTP:
+        return DsnSMTP(self.handler, **self.SMTP_kwargs)

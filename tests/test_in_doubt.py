@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from mailmerge.cli.commands import app
 from mailmerge.cli.interrupts import SendTracker
 from mailmerge.ledger import DEFERRED, SENT, UNKNOWN, Prepared
-from mailmerge.send import Outcome, Outgoing
+from mailmerge.transaction import Outcome, Outgoing
 
 from .smtp_server import DROP
 

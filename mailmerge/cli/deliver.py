@@ -23,8 +23,9 @@ from .. import sending
 from ..connection import stored_password
 from ..errors import LedgerError
 from ..i18n import _, ngettext
-from ..ledger import DEFERRED, FAILED, INVITATION, SENT, UNKNOWN
-from ..send import Invitee, Outcome, Outgoing, Policy
+from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
+from ..send import Policy
+from ..transaction import Invitee, Outcome, Outgoing
 from .app import (
     CampaignOption,
     ConnectionsOption,
@@ -75,11 +76,26 @@ def send_progress() -> Progress:
     )
 
 
-def confirmation(plan: sending.SendPlan, *, resend: bool) -> str:
+def confirmation(plan: sending.SendPlan) -> str:
     """The question asked before sending: how many of what, from whom, through which server."""
     campaign, smtp = plan.campaign, plan.campaign.smtp
-    assert plan.kind == INVITATION, f"no confirmation written for {plan.kind!r} messages"
-    if resend:
+    if plan.purpose == sending.REMIND:
+        # TRANSLATORS: asked before `mailmerge resend --non-responders`; {security} is starttls, tls or none
+        question = ngettext(
+            "Send {count} reminder from {sender} <{email}> via {host}:{port} ({security})?",
+            "Send {count} reminders from {sender} <{email}> via {host}:{port} ({security})?",
+            plan.count,
+        )
+    elif plan.purpose == sending.CORRECT:
+        # TRANSLATORS: asked before `mailmerge resend --failed`; {security} is starttls, tls or none
+        question = ngettext(
+            "Send {count} invitation again, to its corrected address, from {sender} <{email}> via {host}:{port} "
+            "({security})?",
+            "Send {count} invitations again, to their corrected addresses, from {sender} <{email}> via "
+            "{host}:{port} ({security})?",
+            plan.count,
+        )
+    elif plan.purpose == sending.RESEND_UNKNOWN:
         # TRANSLATORS: asked before `mailmerge resend`; {security} is starttls, tls or none
         question = ngettext(
             "Resend {count} invitation from {sender} <{email}> via {host}:{port} ({security})?",
@@ -103,7 +119,12 @@ def confirmation(plan: sending.SendPlan, *, resend: bool) -> str:
     )
 
 
-def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float | None, resend: bool = False) -> int:
+def again(plan: sending.SendPlan) -> str:
+    """The command that sends what this run leaves queued or deferred."""
+    return "mailmerge resend --non-responders" if plan.purpose == sending.REMIND else "mailmerge send"
+
+
+def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float | None) -> int:
     """Confirm, get the password, send with a progress bar and print the summary. The exit code: 0, 1 if
     the user said no, 2 if anything is left to send or in doubt (from any run), 130 if Ctrl-C stopped it."""
     smtp = plan.campaign.smtp
@@ -113,7 +134,7 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
         doubts = sending.in_doubt(plan)
         print_in_doubt(doubts)
         return 2 if doubts else 0
-    if not yes and not typer.confirm(confirmation(plan, resend=resend), default=False):
+    if not yes and not typer.confirm(confirmation(plan), default=False):
         return 1
     password = stored_password(smtp)
     if smtp.username and password is None:
@@ -130,14 +151,14 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
             delivery = sending.execute(plan, password, policy, on_outcome=on_outcome, on_claimed=tracker.claimed)
             result = ctrl_c.run(delivery)
     except KeyboardInterrupt:
-        print_interrupted(tracker.sent, sending.in_doubt(plan))
+        print_interrupted(tracker.sent, sending.in_doubt(plan), again(plan))
         return EXIT_CODE
     except LedgerError as error:
         if not tracker.sent and not tracker.in_flight:
             raise  # nothing went out: the plain error, exit 1
         print_ledger_failure(error, tracker)
         return 2
-    print_send_result(result)
+    print_send_result(result, again(plan))
     summary = result.summary
     return 2 if summary.paused or summary.failed or summary.deferred or summary.not_attempted or result.in_doubt else 0
 
@@ -156,7 +177,8 @@ def progress_updater(bar: Progress, total: int | None, tracker: SendTracker) -> 
     return on_outcome
 
 
-def print_send_result(result: sending.SendResult) -> None:
+def print_send_result(result: sending.SendResult, command: str = "mailmerge send") -> None:
+    """The summary of a run; `command` is the one that sends what it left behind."""
     summary = result.summary
     if result.recovered:
         count = len(result.recovered)
@@ -185,12 +207,16 @@ def print_send_result(result: sending.SendResult) -> None:
         summary_line = _("Sent {sent}, deferred {deferred}, failed {failed}, unknown {unknown}.")
     out.print(summary_line.format(**counts))
     if summary.paused:
-        # TRANSLATORS: {reason} says why sending paused, "paused after 2 failures in a row (last: 550 …)"
-        message = _("{reason}. Nothing more was sent; fix the cause and run `mailmerge send` again.")
+        # TRANSLATORS: {reason} says why sending paused, "paused after 2 failures in a row (last: 550 …)";
+        # {command} is the command to run, "mailmerge send" or "mailmerge resend --non-responders"
+        message = _("{reason}. Nothing more was sent; fix the cause and run `{command}` again.")
         paused = coloured(_("Paused:"), "bold red")
-        err.print(f"{paused} {escape(message.format(reason=summary.paused))}", markup=True)
+        err.print(f"{paused} {escape(message.format(reason=summary.paused, command=command))}", markup=True)
     if summary.deferred:
-        out.print(_("Deferred messages (temporary errors) will be retried by the next `mailmerge send`."))
+        # TRANSLATORS: {command} is "mailmerge send" or "mailmerge resend --non-responders"
+        out.print(
+            _("Deferred messages (temporary errors) will be retried by the next `{command}`.").format(command=command)
+        )
     print_in_doubt(result.in_doubt)
 
 
@@ -219,14 +245,14 @@ def print_ledger_failure(error: LedgerError, tracker: SendTracker) -> None:
             err.print(invitee_line(invitee))
 
 
-def print_interrupted(sent: int, doubts: list[Invitee]) -> None:
-    err.print(
-        ngettext(
-            "Interrupted. {count} message was sent in this run; the next `mailmerge send` sends the rest.",
-            "Interrupted. {count} messages were sent in this run; the next `mailmerge send` sends the rest.",
-            sent,
-        ).format(count=sent)
+def print_interrupted(sent: int, doubts: list[Invitee], command: str) -> None:
+    # TRANSLATORS: {command} is "mailmerge send" or "mailmerge resend --non-responders"
+    message = ngettext(
+        "Interrupted. {count} message was sent in this run; the next `{command}` sends the rest.",
+        "Interrupted. {count} messages were sent in this run; the next `{command}` sends the rest.",
+        sent,
     )
+    err.print(message.format(count=sent, command=command))
     print_in_doubt(doubts)
 
 
@@ -305,35 +331,4 @@ def send(
             )
             err.print(coloured(message.format(count=rows), "yellow"), markup=True)
             code = 2
-    raise typer.Exit(code)
-
-
-@app.command(help=_("Send again messages in doubt (state unknown): they may already have arrived."))
-def resend(
-    campaign: CampaignOption = Path("."),
-    ledger: LedgerOption = None,
-    unknown: Annotated[
-        bool, typer.Option("--unknown", help=_("Resend the messages whose delivery is in doubt."))
-    ] = False,
-    only: OnlyOption = None,
-    yes: YesOption = False,
-    connections: ConnectionsOption = 1,
-) -> None:
-    if not unknown:
-        err.print(_("Say what to resend: --unknown (the only kind so far)."))
-        raise typer.Exit(1)
-    with reporting():
-        plan = sending.plan_send(campaign, only=only or (), resend_unknown=True, ledger_file=ledger)
-        for recipient in plan.to_send:
-            out.print(f"  {recipient.id:>4}  {recipient.name} <{recipient.email}>")
-        if plan.count:
-            message = ngettext(
-                "This message may already have arrived; resending can deliver a second copy (with the same "
-                "Message-ID).",
-                "These {count} messages may already have arrived; resending can deliver a second copy (with the same "
-                "Message-ID).",
-                plan.count,
-            )
-            err.print(coloured(message.format(count=plan.count), "yellow"), markup=True)
-        code = run_send(plan, yes=yes, connections=connections, rate=None, resend=True)
     raise typer.Exit(code)

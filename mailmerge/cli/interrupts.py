@@ -31,7 +31,7 @@ from typing import Any, NoReturn, TypeVar
 
 from ..i18n import _, ngettext
 from ..ledger import SENT, UNKNOWN
-from ..send import Invitee, Outcome, Outgoing
+from ..transaction import Invitee, Outcome, Outgoing
 
 EXIT_CODE = 130  # 128 + SIGINT: what a shell reports for a command ended by Ctrl-C
 Result = TypeVar("Result")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,6 +160,10 @@ def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
         answers = describe(report.by_delivery + report.by_answer, answer_label)
         # TRANSLATORS: {answers} is a list of counts, "3 bounced, 30 attending, 5 declined, 10 no answer"
         out.print(_("What came back: {answers}").format(answers=answers))
+        print_delegates(report)
+    if report.reminders_sent:
+        count = report.reminders_sent
+        out.print(ngettext("{count} reminder sent.", "{count} reminders sent.", count).format(count=count))
     print_unmatched(report.unmatched)
 
 
@@ -174,12 +179,34 @@ def print_unmatched(count: int) -> None:
 
 
 def answers_table(report: tracking.StatusReport) -> Table:
+    """Per group: what became of the invitations that went out, the answers, and the reminders sent."""
+    deliveries = sorted({code for counts in report.delivery_by_group.values() for code in counts})
     answers = sorted({answer for counts in report.answers_by_group.values() for answer in counts})
-    # TRANSLATORS: the title of the table that counts each group's answers (attending, declined …)
-    table = Table(_("group"), *(answer_label(a) for a in answers), title=_("Answers by group"), title_justify="left")
+    codes = [*deliveries, *answers]
+    # TRANSLATORS: the header of the column that counts each group's reminders sent
+    reminders = [_("reminders")] if report.reminders_sent else []
+    # TRANSLATORS: the title of the table that counts, per group, what came back (delivered, bounced,
+    # attending, declined …)
+    title = _("Answers by group")
+    table = Table(_("group"), *(answer_label(code) for code in codes), *reminders, title=title, title_justify="left")
     for group, counts in report.answers_by_group.items():
-        table.add_row(group, *(str(counts.get(answer, 0)) for answer in answers))
+        counts = counts + report.delivery_by_group.get(group, Counter())
+        sent = [str(report.reminders_by_group.get(group, 0))] if reminders else []
+        table.add_row(group, *(str(counts.get(code, 0)) for code in codes), *sent)
     return table
+
+
+def print_delegates(report: tracking.StatusReport) -> None:
+    """Who comes in whose place, group by group."""
+    if not report.delegates_by_group:
+        return
+    out.print(_("Delegates:"))
+    for group, delegates in report.delegates_by_group.items():
+        for delegate in delegates:
+            # TRANSLATORS: one line of the list of delegates: {delegate} comes in place of {invitee}, whose
+            # ID is {id}, of the group {group}
+            line = _("{group}: {delegate}, in place of {invitee} (#{id})")
+            out.print("  " + line.format(group=group or "–", **delegate))
 
 
 def print_table(table: Table, *, wide: bool = False) -> None:

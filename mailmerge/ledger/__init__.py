@@ -8,7 +8,21 @@ never resent without the user's say-so.
 
 from .mail import Incoming, MailResult
 from .messages import Ledger, MessageRow, Prepared
-from .schema import DEFERRED, DUE, FAILED, INVITATION, QUEUED, REFUSED, SENDING, SENT, STATES, UNKNOWN
+from .schema import (
+    DEFERRED,
+    DUE,
+    FAILED,
+    INVITATION,
+    QUEUED,
+    REFUSED,
+    REMINDER,
+    SENDING,
+    SENT,
+    STATES,
+    UNKNOWN,
+    reminder_kind,
+    reminder_number,
+)
 
 __all__ = [
     "DEFERRED",
@@ -17,6 +31,7 @@ __all__ = [
     "INVITATION",
     "QUEUED",
     "REFUSED",
+    "REMINDER",
     "SENDING",
     "SENT",
     "STATES",
@@ -26,4 +41,6 @@ __all__ = [
     "MailResult",
     "MessageRow",
     "Prepared",
+    "reminder_kind",
+    "reminder_number",
 ]

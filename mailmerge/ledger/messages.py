@@ -16,7 +16,7 @@ from ..errors import LedgerError
 from ..i18n import _
 from ..models import Campaign, Recipient
 from .mail import MailRecords
-from .schema import DEFERRED, DUE, FAILED, QUEUED, REFUSED, SENDING, SENT, UNKNOWN, migrations
+from .schema import DEFERRED, DUE, FAILED, INVITATION, QUEUED, REFUSED, SENDING, SENT, UNKNOWN, migrations
 from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
 
 
@@ -225,6 +225,18 @@ class Ledger:
             self._event(message, state, code=code, reply=reply, detail=detail)
 
     @guarded
+    def readdress(self, campaign: str, recipient_id: str, old: str, new: str) -> bool:
+        """failed, or sent and bounced -> queued, to go to the corrected address (`resend --failed`). The
+        events keep the attempt to the old address and record the change; True if it was requeued."""
+        with self.db.atomic():
+            rows = self._rows("campaign = ? AND recipient_id = ? AND kind = ?", [campaign, recipient_id, INVITATION])
+            if not rows or not self._transition(rows[0].id, [FAILED, SENT], QUEUED):
+                return False
+            detail = f"address corrected from {old} to {new}; resent after the invitation failed"
+            self._event(rows[0].id, QUEUED, address=new, detail=detail)
+        return True
+
+    @guarded
     def requeue_unknown(self, campaign: str, recipient_ids: set[str] | None = None) -> int:
         """unknown -> queued, on the user's explicit confirmation (`mailmerge resend --unknown`)."""
         with self.db.atomic():
@@ -259,6 +271,29 @@ class Ledger:
         return [r for r in rows if recipient_ids is None or r.recipient_id in recipient_ids]
 
     @guarded
+    def messages(self, campaign: str) -> list[dict[str, Any]]:
+        """Every message of the campaign, of every kind, oldest first: what reminders are planned from."""
+        return list(
+            self.db.query(
+                "SELECT id, recipient_id, kind, message_id, state, envelope_to, pdf_sha256, updated_at "
+                "FROM messages WHERE campaign = ? ORDER BY id",
+                [campaign],
+            )
+        )
+
+    @guarded
+    def in_doubt(self, campaign: str) -> list[dict[str, Any]]:
+        """Messages of any kind that may or may not have arrived, with whom they were for."""
+        return list(
+            self.db.query(
+                "SELECT r.recipient_id, r.name, r.email, m.kind FROM messages m JOIN recipients r "
+                "ON r.campaign = m.campaign AND r.recipient_id = m.recipient_id "
+                "WHERE m.campaign = ? AND m.state IN (?, ?) ORDER BY m.id",
+                [campaign, SENDING, UNKNOWN],
+            )
+        )
+
+    @guarded
     def sent_messages(self) -> list[dict[str, Any]]:
         """Every message that went out (or may have), with its envelope: what replies are matched against."""
         return list(
@@ -276,15 +311,21 @@ class Ledger:
         )
 
     @guarded
-    def status(self, campaign: str, kind: str = "invitation") -> list[dict[str, Any]]:
+    def status(self, campaign: str, kind: str = INVITATION) -> list[dict[str, Any]]:
         """One row per recipient: who they are and where their message of `kind` stands."""
         return list(
             self.db.query(
                 """
             SELECT r.recipient_id, r.email, r.name, r.salutation, r.group_name, r.organisation, r.position,
-                   m.state, m.smtp_code, m.smtp_reply, m.message_id, m.attempts, m.updated_at,
+                   m.state, m.smtp_code, m.smtp_reply, m.message_id, m.attempts, m.updated_at, m.envelope_to,
                    (SELECT group_concat(e.address || ': ' || e.code || ' ' || e.reply, '; ')
-                      FROM events e WHERE e.message = m.id AND e.state = 'refused') AS refused
+                      FROM events e WHERE e.message = m.id AND e.state = 'refused') AS refused,
+                   (SELECT count(*) FROM messages x WHERE x.campaign = r.campaign
+                      AND x.recipient_id = r.recipient_id AND x.kind LIKE 'reminder-%' AND x.state = 'sent')
+                      AS reminders,
+                   (SELECT max(x.updated_at) FROM messages x WHERE x.campaign = r.campaign
+                      AND x.recipient_id = r.recipient_id AND x.kind LIKE 'reminder-%' AND x.state = 'sent')
+                      AS reminded_at
             FROM recipients r
             LEFT JOIN messages m ON m.campaign = r.campaign AND m.recipient_id = r.recipient_id AND m.kind = ?
             WHERE r.campaign = ?

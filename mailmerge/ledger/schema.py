@@ -10,6 +10,18 @@ STATES = (QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN)
 REFUSED = "refused"  # an event, not a state: one address of a sent message was refused
 DUE = (QUEUED, DEFERRED)
 INVITATION = "invitation"  # the kind of message a campaign sends first; replies and reminders come later
+REMINDER = "reminder"  # reminders are kinds "reminder-1", "reminder-2" …: one message row each
+
+
+def reminder_kind(number: int) -> str:
+    return f"{REMINDER}-{number}"
+
+
+def reminder_number(kind: str) -> int | None:
+    """1 for "reminder-1"; None for a kind that is not a reminder."""
+    prefix, _dash, number = kind.partition("-")
+    return int(number) if prefix == REMINDER and number.isdigit() else None
+
 
 migrations = Migrations("mailmerge")
 
