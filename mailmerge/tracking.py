@@ -15,7 +15,7 @@ from .errors import LedgerError, MailmergeError, Problem
 from .followup import FollowUp, follow_up
 from .i18n import _
 from .ledger import INVITATION, SENT, STATES, UNKNOWN, Ledger
-from .ledger.schema import DELEGATE
+from .ledger.schema import ANSWERS, DELEGATE
 from .merge import campaign_recipients
 from .recipients import RejectedRow
 
@@ -52,6 +52,11 @@ class StatusReport:
     def by_answer(self) -> Counter[str]:
         """Answers of those whose invitation went out (`no answer` included)."""
         return Counter(row["answer"] for row in self.rows if row["answer"])
+
+    @property
+    def answered(self) -> int:
+        """Invitees who gave an answer (in a reply or by phone): an auto-reply is none."""
+        return sum(1 for row in self.rows if row["answer"] in ANSWERS)
 
     @property
     def by_delivery(self) -> Counter[str]:
@@ -106,6 +111,7 @@ class StatusReport:
                 "by_group": {group: dict(states) for group, states in self.by_group.items()},
                 "by_delivery": dict(self.by_delivery),
                 "by_answer": dict(self.by_answer),
+                "answered": self.answered,
                 "answers_by_group": {group: dict(answers) for group, answers in self.answers_by_group.items()},
                 "delivery_by_group": {group: dict(counts) for group, counts in self.delivery_by_group.items()},
                 "delegates_by_group": self.delegates_by_group,

@@ -48,6 +48,7 @@ from weasyprint import HTML  # noqa: E402
 
 from mailmerge.recipients import load_recipients  # noqa: E402
 from mailmerge.sink import LocalServer  # noqa: E402
+from tests import mail_factory  # noqa: E402  (replies written for the tests from what was really sent)
 from tests.campaign_files import toml_value  # noqa: E402
 from tests.smtp_server import DROP, ScriptedHandler  # noqa: E402
 
@@ -377,6 +378,37 @@ def main() -> None:
             terminal.save("tinh-trang-loi.png")
             terminal.run(failing, "resend", "--unknown", answer="y")
             terminal.save("gui-lai.png")
+
+        answers = copy_campaign(campaign, work / "tra-loi")
+        keep_first_rows(answers, 8)
+        handler = ScriptedHandler()
+        with mail_server(ca, handler) as server:
+            point_at(answers, server, ca)
+            terminal.run(answers, "send", "--yes")
+            write_replies(answers / "thu-tra-loi", [received.data for received in handler.received])
+            terminal.blocks = []
+            terminal.run(answers, "replies", "import", "thu-tra-loi")
+            terminal.run(answers, "status", "--state", "sent")
+            terminal.save("tra-loi.png")
+            terminal.run(answers, "resend", "--non-responders", "--dry-run")
+            terminal.run(answers, "resend", "--non-responders", answer="y")
+            terminal.save("nhac.png")
+
+
+def write_replies(folder: Path, sent: list[bytes]) -> None:
+    """What comes back for the first eight invitations, as a user saves it from the mail client."""
+    folder.mkdir()
+    to = [mail_factory.invitation(data)["To"].addresses[0].addr_spec for data in sent]
+    mail = {
+        "1.eml": mail_factory.reply(sent[0], "Xin xác nhận tham dự.\nTrân trọng."),
+        "2.eml": mail_factory.reply(sent[1], "Tôi bận công tác, xin phép vắng mặt."),
+        "3.eml": mail_factory.reply(sent[2], "Tôi xin cử đồng chí Nguyễn Văn Bình, Phó Chủ tịch, dự thay."),
+        "4.eml": mail_factory.postfix_bounce(sent[3], to[3]),
+        "5.eml": mail_factory.out_of_office(sent[4]),
+        "6.eml": mail_factory.reply(sent[5], "se tham du", thread=False),
+    }
+    for name, raw in mail.items():
+        (folder / name).write_bytes(raw)
 
 
 if __name__ == "__main__":

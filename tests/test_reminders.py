@@ -232,13 +232,14 @@ def test_status_counts_reminders_and_names_delegates_per_group(send_dir, sent, m
     rows = by_id(report)
     totals = report["totals"]
     assert totals["reminders_sent"] == 2
+    assert totals["answered"] == 2  # attending, and the delegate marked by hand over a "declined"
     assert totals["reminders_by_group"] == dict(Counter(rows[i]["group"] for i in ("4", "5")))
     assert totals["delegates_by_group"][rows["2"]["group"]] == [
         {"id": "2", "invitee": rows["2"]["name"], "delegate": "Nguyễn Văn Bình"}
     ]
     assert sum(sum(counts.values()) for counts in totals["delivery_by_group"].values()) == 4
     shown = run("status", "--wide", "--campaign", send_dir)
-    assert "2 reminders sent." in shown.output
+    assert "2 reminders sent." in shown.output and "Answered: 2 of 5." in shown.output
     assert f"Nguyễn Văn Bình, in place of {rows['2']['name']} (#2)" in shown.output
 
 

@@ -160,6 +160,11 @@ def print_status(report: tracking.StatusReport, *, wide: bool = False) -> None:
         answers = describe(report.by_delivery + report.by_answer, answer_label)
         # TRANSLATORS: {answers} is a list of counts, "3 bounced, 30 attending, 5 declined, 10 no answer"
         out.print(_("What came back: {answers}").format(answers=answers))
+        answered = report.answered
+        # TRANSLATORS: {count} invitees answered (attending, declined, delegate or unclear), of {sent} whose
+        # invitation went out
+        message = ngettext("Answered: {count} of {sent}.", "Answered: {count} of {sent}.", answered)
+        out.print(message.format(count=answered, sent=sum(report.by_answer.values())))
         print_delegates(report)
     if report.reminders_sent:
         count = report.reminders_sent
