@@ -54,12 +54,16 @@ class Directory:
     by_message_id: dict[str, Sent] = field(init=False)
     by_token: dict[tuple[str, str, str], Sent] = field(init=False)
     by_address: dict[str, list[Sent]] = field(init=False)
+    campaigns: list[str] = field(init=False)  # sorted
+    by_recipient: dict[tuple[str, str], Sent] = field(init=False)  # each recipient's first message
 
     def __post_init__(self) -> None:
         self.by_message_id = {s.message_id.lower(): s for s in self.sent}
         self.by_token = {(s.campaign, s.recipient_id, s.kind): s for s in self.sent}
-        self.by_address = {}
+        self.campaigns = sorted({s.campaign for s in self.sent})
+        self.by_recipient, self.by_address = {}, {}
         for sent in self.sent:
+            self.by_recipient.setdefault((sent.campaign, sent.recipient_id), sent)
             for address in sent.addresses:
                 self.by_address.setdefault(address, []).append(sent)
 
@@ -84,13 +88,9 @@ class Directory:
             senders.add(parseaddr(row["sender"])[1].lower())
         return cls(sent, senders)
 
-    @property
-    def campaigns(self) -> list[str]:
-        return sorted({s.campaign for s in self.sent})
-
     def first_of(self, campaign: str, recipient_id: str) -> Sent | None:
         """The invitation (the first message) of a recipient."""
-        return next((s for s in self.sent if s.campaign == campaign and s.recipient_id == recipient_id), None)
+        return self.by_recipient.get((campaign, recipient_id))
 
     def latest_to(self, address: str) -> Sent | None:
         found = self.by_address.get(address.lower())

@@ -52,6 +52,7 @@ CLOSINGS = re.compile(
 )
 SIGNATURE_MAX_LINES = 6
 SIGNATURE_MAX_WIDTH = 80
+OTHER_SPACES = re.compile(f"[{''.join(sorted(SPACES - {' '}))}]")  # Unicode spaces (Zs) but the plain one
 
 
 def new_text(message: EmailMessage, keep: Callable[[str], bool] = lambda block: False) -> str:
@@ -99,7 +100,7 @@ def strip_signature(text: str, keep: Callable[[str], bool] = lambda block: False
 def tidy(text: str) -> str:
     """NFC, plain spaces, no invisible characters, no trailing spaces, at most one blank line in a row."""
     text = INVISIBLE_RUN.sub("", nfc(text.replace("\r\n", "\n").replace("\r", "\n")))
-    text = "".join(" " if ch in SPACES else ch for ch in text)
+    text = OTHER_SPACES.sub(" ", text)
     lines = [line.rstrip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 

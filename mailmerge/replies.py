@@ -13,12 +13,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from . import inbox, mailfiles, tokens
+from . import headers, inbox, mailfiles, tokens
 from .campaign import load_campaign
 from .classify import AUTO_REPLY, BOUNCE, DELAY, REPLY, Classification, classify
 from .errors import CampaignError
@@ -56,8 +55,7 @@ class Reader:
         self.key = key
 
     def understand(self, raw: bytes) -> MailResult:
-        message = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(message, EmailMessage)
+        message = headers.parse(raw)
         found = classify(message)
         matched = match(message, found, self.directory, self.key)
         sent = matched.sent

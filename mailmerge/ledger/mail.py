@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class MailResult:
     mail_date: str | None = None  # ISO 8601, UTC
 
 
+RESULT_FIELDS = tuple(f.name for f in fields(MailResult))
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One message to store: its bytes, where it was seen, and what it was found to be."""
@@ -57,6 +60,13 @@ class Incoming:
     @property
     def sha256(self) -> str:
         return sha256(self.raw)
+
+
+EVIDENCE = ("matched_by", "rsvp", "delegate_name", "excerpt", "status", "diagnostic")  # in an event's detail
+
+
+def source_row(digest: str, item: Incoming, now: str) -> dict[str, Any]:
+    return {"sha256": digest, "source": item.source, "uidvalidity": item.uidvalidity, "uid": item.uid, "seen_at": now}
 
 
 def sha256(raw: bytes) -> str:
@@ -79,22 +89,18 @@ class MailRecords:
     def add(self, batch: Iterable[Incoming], folder: tuple[str, str, int, int] | None = None) -> int:
         """Store a batch, each message once, and (account, folder, uidvalidity, last_uid) with it.
         Returns how many messages were new; a message already stored keeps its first result."""
-        new = 0
         now = self.now()
+        items = [(item.sha256, item) for item in batch]
         with self.db.atomic():
-            for item in batch:
-                digest = item.sha256
-                if self.db.execute("SELECT 1 FROM mail WHERE sha256 = ?", [digest]).fetchone() is None:
-                    self.db["mail"].insert(
-                        {"sha256": digest, "raw": item.raw, "size": len(item.raw), "first_seen": now}
-                    )
-                    self._record(digest, item.result, now)
-                    new += 1
-                self.db.execute(
-                    "INSERT OR IGNORE INTO mail_sources (sha256, source, uidvalidity, uid, seen_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [digest, item.source, item.uidvalidity, item.uid, now],
-                )
+            new = self._unknown(items)
+            self.db["mail"].insert_all(
+                {"sha256": digest, "raw": item.raw, "size": len(item.raw), "first_seen": now} for digest, item in new
+            )
+            self.db["mail_results"].insert_all(self._row(digest, item.result, now) for digest, item in new)
+            events = (self._event(digest, item.result, now) for digest, item in new)
+            self.db["events"].insert_all(event for event in events if event is not None)
+            sources = (source_row(digest, item, now) for digest, item in items)
+            self.db["mail_sources"].insert_all(sources, ignore=True)  # where it was seen before: one row
             if folder is not None:
                 account, name, uidvalidity, last_uid = folder
                 self.db["imap_folders"].upsert(
@@ -107,7 +113,18 @@ class MailRecords:
                     },
                     pk=("account", "folder"),
                 )
-        return new
+        return len(new)
+
+    def _unknown(self, items: list[tuple[str, Incoming]]) -> list[tuple[str, Incoming]]:
+        """The items whose message is not stored yet, each message once (its first item)."""
+        unknown: dict[str, Incoming] = {}
+        for digest, item in items:
+            if digest not in unknown and not self._stored(digest):
+                unknown[digest] = item
+        return list(unknown.items())
+
+    def _stored(self, digest: str) -> bool:
+        return self.db.execute("SELECT 1 FROM mail WHERE sha256 = ?", [digest]).fetchone() is not None
 
     @guarded
     def reclassify(self, results: Iterable[tuple[str, MailResult]]) -> int:
@@ -117,32 +134,31 @@ class MailRecords:
         with self.db.atomic():
             for digest, result in results:
                 current = next(self.db["mail_results"].rows_where("sha256 = ?", [digest]), None)
-                if current is None or without_time(current) != without_time(self._row(digest, result, now)):
-                    self._record(digest, result, now)
+                row = self._row(digest, result, now)
+                if current is None or without_time(current) != without_time(row):
+                    self.db["mail_results"].upsert(row, pk="sha256")
+                    if (event := self._event(digest, result, now)) is not None:
+                        self.db["events"].insert(event)
                     changed += 1
         return changed
 
     def _row(self, digest: str, result: MailResult, now: str) -> dict[str, Any]:
-        return asdict(result) | {"sha256": digest, "suspicious": int(result.suspicious), "classified_at": now}
+        values = {name: getattr(result, name) for name in RESULT_FIELDS}  # `asdict` without its deep copy
+        return values | {"sha256": digest, "suspicious": int(result.suspicious), "classified_at": now}
 
-    def _record(self, digest: str, result: MailResult, now: str) -> None:
-        self.db["mail_results"].upsert(self._row(digest, result, now), pk="sha256")
-        if result.message is not None and result.kind != "other":
-            evidence = {
-                key: value
-                for key, value in asdict(result).items()
-                if value and key in ("matched_by", "rsvp", "delegate_name", "excerpt", "status", "diagnostic")
-            }
-            self.db["events"].insert(
-                {
-                    "message": result.message,
-                    "at": now,
-                    "state": result.kind,
-                    "address": result.address,
-                    "detail": json.dumps(evidence, ensure_ascii=False),
-                    "mail": digest,
-                }
-            )
+    def _event(self, digest: str, result: MailResult, now: str) -> dict[str, Any] | None:
+        """The event a result is for the message it is about; None when it is about none, or is `other`."""
+        if result.message is None or result.kind == "other":
+            return None
+        evidence = {key: value for key in EVIDENCE if (value := getattr(result, key))}
+        return {
+            "message": result.message,
+            "at": now,
+            "state": result.kind,
+            "address": result.address,
+            "detail": json.dumps(evidence, ensure_ascii=False),
+            "mail": digest,
+        }
 
     @guarded
     def folders(self, account: str) -> dict[str, tuple[int, int]]:
