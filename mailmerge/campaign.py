@@ -118,7 +118,7 @@ def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | Non
         recipients_file=(folder / parsed.campaign.recipients).resolve(),
         templates_dir=(folder / parsed.campaign.templates).resolve(),
         sender=Sender(parsed.sender.name, parsed.sender.email, parsed.sender.reply_to_tokens, parsed.sender.verp),
-        smtp=server_settings(parsed.smtp, folder),
+        smtp=server_settings(parsed.smtp, folder, sender_domain=parsed.sender.email.rpartition("@")[2]),
         imap=server_settings(parsed.imap, folder) if parsed.imap else None,
         imap_folders=tuple(parsed.imap.folders) if parsed.imap else ("INBOX",),
         send=SendSettings(**parsed.send.model_dump()),
@@ -143,9 +143,9 @@ def custom_keys(parsed: schema.CampaignFile) -> list[tuple[str, str]]:
     return [(table, key) for table in schema.LETTER_TABLES for key in (getattr(parsed, table).model_extra or {})]
 
 
-def server_settings(table: schema.ServerTable, folder: Path) -> ServerSettings:
+def server_settings(table: schema.ServerTable, folder: Path, **more: Any) -> ServerSettings:
     values = table.model_dump(include=set(ServerSettings.__dataclass_fields__))
-    return ServerSettings(**values | {"ca_file": ca_path(table.ca_file, folder)})
+    return ServerSettings(**values | {"ca_file": ca_path(table.ca_file, folder)} | more)
 
 
 def schema_problem(finding: dict[str, Any], file: str, lines: dict[tuple[str, ...], int]) -> Problem:

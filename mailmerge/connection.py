@@ -31,6 +31,17 @@ def where(settings: ServerSettings) -> str:
     return f"{settings.host}:{settings.port}"
 
 
+def ehlo_name(settings: ServerSettings) -> str:
+    """The name given at EHLO: `[smtp] helo_name`, else the computer's fully qualified name, else the
+    sender's domain. Never a bare host name ("vm"): many relays refuse one, and spam filters score it."""
+    if settings.helo_name:
+        return settings.helo_name
+    fqdn = socket.getfqdn().lower().rstrip(".")
+    if "." in fqdn and not fqdn.startswith("localhost") and not fqdn.endswith((".localdomain", ".local")):
+        return fqdn
+    return settings.sender_domain or fqdn
+
+
 async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.SMTP:
     """An open, authenticated connection, or a `SendError` saying what is wrong and what to do."""
     if settings.username and settings.security == "none" and not settings.allow_plaintext_auth:
@@ -48,7 +59,7 @@ async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.
         start_tls=settings.security == "starttls",
         tls_context=tls_context(settings) if settings.security != "none" else None,
         timeout=settings.timeout,
-        local_hostname=socket.gethostname(),
+        local_hostname=ehlo_name(settings),
     )
     try:
         await smtp.connect()

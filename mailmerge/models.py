@@ -59,6 +59,8 @@ class ServerSettings:
     verify_certificate: bool = True
     allow_plaintext_auth: bool = False
     ca_file: Path | None = None
+    helo_name: str | None = None  # SMTP: the EHLO name set in the campaign; None: worked out (see connection)
+    sender_domain: str | None = None  # SMTP: the EHLO name when the computer has no fully qualified one
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,23 @@ def _lines(value: Any) -> Any:
     return value
 
 
+HELO_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]|\[[0-9a-f.:]+\]", re.I)
+
+
 def _slug(value: str) -> str:
     if not SLUG.match(value):
         # TRANSLATORS: about `[campaign] slug`, the campaign's short name: ASCII letters a-z only.
         raise ValueError(_("use 1-40 lowercase letters, digits and hyphens, starting with a letter or digit"))
     return value
+
+
+def _helo_name(value: str) -> str:
+    """A fully qualified domain name, or an address literal: relays reject a bare host name."""
+    if HELO_NAME.fullmatch(value):
+        return value.lower()
+    # TRANSLATORS: about `[smtp] helo_name`, the name the computer gives itself to the mail server; the
+    # examples are typed as they are.
+    raise ValueError(_("use the computer's full domain name, e.g. may01.mttq-quan5.example, or an address in brackets"))
 
 
 def _email(value: str) -> str:
@@ -142,6 +154,10 @@ class ServerTable(Settings):
     ca_file: str | None = None
 
 
+class SmtpTable(ServerTable):
+    helo_name: Annotated[str, AfterValidator(_helo_name)] | None = None
+
+
 class ImapTable(ServerTable):
     folders: list[Line] = ["INBOX"]
 
@@ -211,7 +227,7 @@ class CampaignFile(Settings):
 
     campaign: CampaignTable
     sender: SenderTable
-    smtp: ServerTable
+    smtp: SmtpTable
     imap: ImapTable | None = None
     send: SendTable = SendTable()
     reminder: ReminderTable = ReminderTable()

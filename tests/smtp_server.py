@@ -44,6 +44,8 @@ class ScriptedHandler:
     connections: int = 0
     stalled: list[str] = field(default_factory=list)
     dsn: bool = False  # announce DSN (RFC 3461) and accept its parameters; see `DsnSMTP`
+    ehlo_names: list[str] = field(default_factory=list)  # what each client said at EHLO
+    fqdn_helo_only: bool = False  # refuse a bare host name, as Postfix's reject_non_fqdn_helo_hostname does
 
     def answer_rcpt(self, address: str, *answers: str) -> None:
         self.rcpt[address].extend(answers)
@@ -55,6 +57,9 @@ class ScriptedHandler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         self.connections += 1
+        self.ehlo_names.append(hostname)
+        if self.fqdn_helo_only and "." not in hostname:
+            return f"504 5.5.2 <{hostname}>: Helo command rejected: need fully-qualified hostname"
         session.host_name = hostname
         if self.dsn:
             responses.insert(-1, "250-DSN")
