@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import shutil
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +114,7 @@ def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | Non
     return Campaign(
         folder=folder,
         slug=parsed.campaign.slug,
+        identity=parsed.campaign.id,
         recipients_file=(folder / parsed.campaign.recipients).resolve(),
         templates_dir=(folder / parsed.campaign.templates).resolve(),
         sender=Sender(parsed.sender.name, parsed.sender.email, parsed.sender.reply_to_tokens, parsed.sender.verp),
@@ -289,18 +289,3 @@ def toml_locations(text: str) -> dict[tuple[str, ...], int]:
 def dotted(key: str) -> tuple[str, ...]:
     """`a."b.c".d` -> ("a", "b.c", "d")."""
     return tuple(part.strip("\"'") for part in re.findall(r"\"[^\"]*\"|'[^']*'|[^.\s]+", key))
-
-
-def init_campaign(folder: Path) -> list[Path]:
-    """Copy the seed campaign into `folder` as a starting point; never overwrite. Returns what was written."""
-    seed = seed_folder()
-    sources = [seed / CAMPAIGN_FILE, seed / "recipients.csv", *sorted((seed / "templates").iterdir())]
-    written = []
-    for source in sources:
-        target = folder / source.relative_to(seed)
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        written.append(target)
-    return written

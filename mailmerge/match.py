@@ -36,6 +36,7 @@ class Sent:
     message_id: str
     invitee: str
     addresses: tuple[str, ...]  # the envelope: the invitee first, then the CC addresses
+    token_name: str  # the campaign as its tokens name it (slug and identity)
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,11 @@ class Directory:
 
     def __post_init__(self) -> None:
         self.by_message_id = {s.message_id.lower(): s for s in self.sent}
-        self.by_token = {(s.campaign, s.recipient_id, s.kind): s for s in self.sent}
-        self.campaigns = sorted({s.campaign for s in self.sent})
+        self.by_token = {(s.token_name, s.recipient_id, s.kind): s for s in self.sent}
+        self.campaigns = sorted({s.token_name for s in self.sent})
         self.by_recipient, self.by_address = {}, {}
         for sent in self.sent:
-            self.by_recipient.setdefault((sent.campaign, sent.recipient_id), sent)
+            self.by_recipient.setdefault((sent.token_name, sent.recipient_id), sent)
             for address in sent.addresses:
                 self.by_address.setdefault(address, []).append(sent)
 
@@ -83,14 +84,15 @@ class Directory:
                     row["message_id"],
                     row["email"].lower(),
                     addresses,
+                    f"{row['campaign']}.{row['identity']}" if row.get("identity") else row["campaign"],
                 )
             )
             senders.add(parseaddr(row["sender"])[1].lower())
         return cls(sent, senders)
 
-    def first_of(self, campaign: str, recipient_id: str) -> Sent | None:
-        """The invitation (the first message) of a recipient."""
-        return self.by_recipient.get((campaign, recipient_id))
+    def first_of(self, token_name: str, recipient_id: str) -> Sent | None:
+        """The invitation (the first message) of a recipient of the campaign its tokens call `token_name`."""
+        return self.by_recipient.get((token_name, recipient_id))
 
     def latest_to(self, address: str) -> Sent | None:
         found = self.by_address.get(address.lower())

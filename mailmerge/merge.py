@@ -14,6 +14,7 @@ from .campaign import load_campaign
 from .compose import compose
 from .errors import InputError, MailmergeError, Problem
 from .i18n import _
+from .ledger import Ledger
 from .ledger.schema import INVITATION, reminder_number
 from .models import Campaign, Letter, Recipient
 from .recipients import Reading, read_recipients
@@ -56,20 +57,35 @@ def select(recipients: list[Recipient], wanted: Iterable[str]) -> list[Recipient
     return [r for r in recipients if r.id in chosen]
 
 
+def campaign_key(campaign: Campaign) -> bytes:
+    """The key of the campaign's tokens, for a preview: its ledger's; before its ledger has one, the key
+    its first send will take (the computer's, for a campaign made before identities), or for a new
+    campaign whose ledger is gone a passing one (its Message-IDs are fixed when it is sent)."""
+    if campaign.ledger_file.exists():
+        ledger = Ledger(campaign.ledger_file, read_only=True)
+        try:
+            ledger.check_identity(campaign)
+            if (key := ledger.stored_key()) is not None:
+                return key
+        finally:
+            ledger.close()
+    return tokens.new_key() if campaign.identity else tokens.load_key()
+
+
 class Composer:
     """Renders and composes the exact email for a recipient, the same way for preview and send."""
 
     def __init__(self, campaign: Campaign, key: bytes | None = None):
         self.campaign = campaign
         self.renderer = Renderer(campaign)
-        self.key = key if key is not None else tokens.load_key()
+        self.key = key if key is not None else campaign_key(campaign)
 
     def message_id(self, recipient: Recipient, kind: str = INVITATION) -> str:
-        return tokens.message_id(self.key, self.campaign.slug, recipient.id, kind, self.campaign.sender.domain)
+        return tokens.message_id(self.key, self.campaign.token_name, recipient.id, kind, self.campaign.sender.domain)
 
     def reply_address(self, recipient: Recipient) -> str:
         """The sender's address with the recipient's signed token: `local+12.a1b2c3d4e5f6@domain`."""
-        return tokens.reply_address(self.key, self.campaign.slug, recipient.id, self.campaign.sender.email)
+        return tokens.reply_address(self.key, self.campaign.token_name, recipient.id, self.campaign.sender.email)
 
     def envelope_sender(self, recipient: Recipient) -> str:
         """MAIL FROM: the sender's address, or with `[sender] verp` its token address, so that a bounce

@@ -120,10 +120,16 @@ class Campaign:
     imap_folders: tuple[str, ...] = ("INBOX",)
     send: SendSettings = field(default_factory=SendSettings)
     reminder_prefix: str = "Nhắc lại:"  # before a reminder's subject
+    identity: str | None = None  # `[campaign] id`, random, from `init`; None for a campaign made before ids
 
     @property
     def ledger_file(self) -> Path:
         return self.folder / "ledger.db"
+
+    @property
+    def token_name(self) -> str:
+        """The campaign as its tokens name it: the slug, and the identity that makes it unique."""
+        return f"{self.slug}.{self.identity}" if self.identity else self.slug
 
 
 @dataclass(frozen=True)

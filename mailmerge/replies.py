@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from . import headers, inbox, mailfiles, tokens
+from . import headers, inbox, mailfiles
 from .campaign import load_campaign
 from .classify import AUTO_REPLY, BOUNCE, DELAY, REPLY, Classification, classify
 from .errors import CampaignError
@@ -148,11 +148,11 @@ def open_ledger(folder: Path) -> tuple[Campaign, Ledger]:
 
 def import_files(folder: Path, paths: list[Path], *, on_message: Callable[[], None] | None = None) -> Summary:
     """`.eml` files, folders of them, Maildirs and mbox files exported from a mail client."""
-    _campaign, ledger = open_ledger(folder)
+    campaign, ledger = open_ledger(folder)
     try:
         summary = Summary()
         items = ((m.raw, f"file:{m.source}", None, None) for m in mailfiles.read_files(paths))
-        store(ledger, Reader(ledger, tokens.load_key()), items, summary, on_message=on_message)
+        store(ledger, Reader(ledger, ledger.token_key(campaign)), items, summary, on_message=on_message)
         return summary
     finally:
         ledger.close()
@@ -174,7 +174,7 @@ def fetch(
         account = f"{settings.username or ''}@{settings.host}:{settings.port}"
         known = {name: inbox.FolderState(*state) for name, state in ledger.mail.folders(account).items()}
         summary = Summary()
-        reader = Reader(ledger, tokens.load_key())
+        reader = Reader(ledger, ledger.token_key(campaign))
         read = inbox.watch if watch else inbox.fetch
         extra = {"stop": stop} if watch else {}
         fetched = read(settings, password, campaign.imap_folders, known, on_total=on_total, **extra)
@@ -200,9 +200,9 @@ def by_folder(fetched: Iterator[inbox.Fetched]) -> Iterator[tuple[str, Iterator[
 
 def reclassify(folder: Path, *, on_message: Callable[[], None] | None = None) -> tuple[int, int]:
     """Every stored message read again with today's rules; returns (messages read, results changed)."""
-    _campaign, ledger = open_ledger(folder)
+    campaign, ledger = open_ledger(folder)
     try:
-        reader = Reader(ledger, tokens.load_key())
+        reader = Reader(ledger, ledger.token_key(campaign))
         results = []
         for digest, raw in ledger.mail.stored():
             results.append((digest, reader.understand(raw)))

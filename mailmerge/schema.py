@@ -43,7 +43,17 @@ def _lines(value: Any) -> Any:
     return value
 
 
+CAMPAIGN_ID = re.compile(r"[a-z][a-z2-7]{9}")
 HELO_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]|\[[0-9a-f.:]+\]", re.I)
+
+
+def _campaign_id(value: str) -> str:
+    if not CAMPAIGN_ID.fullmatch(value):
+        # TRANSLATORS: about `[campaign] id`, which `mailmerge init` writes; `mailmerge init --from` makes a new one.
+        raise ValueError(
+            _("is not an identifier written by `mailmerge init`; copy a campaign with `mailmerge init --from`")
+        )
+    return value
 
 
 def _slug(value: str) -> str:
@@ -124,6 +134,7 @@ class Open(BaseModel):
 
 class CampaignTable(Settings):
     slug: Annotated[str, AfterValidator(_slug)]
+    id: Annotated[str, AfterValidator(_campaign_id)] | None = None  # written by `init`; None: made before ids
     recipients: str = "recipients.csv"
     templates: str = "templates"
     attachment_prefix: Line = "Giay-moi"

@@ -195,7 +195,7 @@ async def execute(
                     ledger.readdress(
                         campaign.slug, planned.recipient.id, planned.corrected_from, planned.recipient.email
                     )
-            key = tokens.load_key()
+            key = ledger.token_key(campaign)
             work = queue_work(ledger, campaign, key, plan.planned)
             delivery = Delivery(ledger, campaign.smtp, password, send_policy, on_outcome, on_claimed)
             processes = processes or min(4, os.cpu_count() or 1)
@@ -214,7 +214,7 @@ def queue_work(ledger: Ledger, campaign: Campaign, key: bytes, planned: list[Pla
         wanted = {p.recipient.id: p for p in planned if p.kind == kind}
         recipients = [p.recipient for p in wanted.values()]
         message_ids = {
-            r.id: tokens.message_id(key, campaign.slug, r.id, kind, campaign.sender.domain) for r in recipients
+            r.id: tokens.message_id(key, campaign.token_name, r.id, kind, campaign.sender.domain) for r in recipients
         }
         ledger.register(campaign, recipients, kind, message_ids)
         for row in ledger.due(campaign.slug, kind, set(wanted)):

@@ -1,8 +1,13 @@
 """Signed tokens that tie a reply or a bounce back to its campaign and recipient.
 
-The token is an HMAC of (campaign, recipient, kind) under a key that lives outside the campaign folder
-and the repository, created on first use. It goes into the Message-ID and, as a second route for
-providers that replace Message-IDs, into a plus-addressed Reply-To.
+The token is an HMAC of (campaign, recipient, kind) under the key of the campaign's ledger, so the
+campaign folder verifies its own tokens on any computer. The campaign is named by its slug and the
+random identity `init` gave it, so two campaigns never share a Message-ID. It goes into the Message-ID
+and, as a second route for providers that replace Message-IDs, into a plus-addressed Reply-To (a
+different, shorter token).
+
+Campaigns made before identities used one key per computer (`load_key`); their ledger takes that key
+over the first time it needs one.
 """
 
 from __future__ import annotations
@@ -26,6 +31,15 @@ KEY_FILE_ENV = "MAILMERGE_KEY_FILE"
 SIGNATURE_LENGTH = 16
 
 
+def new_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def new_identity() -> str:
+    """A campaign's random identity: a letter, then nine base32 letters and digits (50 bits)."""
+    return secrets.choice("abcdefghijklmnopqrstuvwxyz") + base64.b32encode(secrets.token_bytes(6)).decode().lower()[:9]
+
+
 def key_file() -> Path:
     if configured := os.environ.get(KEY_FILE_ENV):
         return Path(configured)
@@ -34,7 +48,8 @@ def key_file() -> Path:
 
 
 def load_key(path: Path | None = None) -> bytes:
-    """The signing key, created (mode 0600) the first time it is needed.
+    """The per-computer key of campaigns made before identities, created (mode 0600) the first time it is
+    needed.
 
     Created whole or not at all (written aside, then linked into place), so a crash or two first runs
     at once can never leave an empty key behind."""
@@ -63,7 +78,7 @@ def create_key(path: Path) -> None:
     handle, partial = tempfile.mkstemp(dir=path.parent, prefix=".token-")  # mode 0600
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(secrets.token_bytes(32))
+            stream.write(new_key())
             stream.flush()
             os.fsync(stream.fileno())
         with contextlib.suppress(FileExistsError):  # another process created it first: use theirs
@@ -89,7 +104,10 @@ def reply_address(key: bytes, campaign: str, recipient_id: str, sender_email: st
     return f"{local}+{recipient_id}.{sign(key, campaign, recipient_id)[:12]}@{domain}"
 
 
-MESSAGE_TOKEN = re.compile(r"^([a-z0-9][a-z0-9-]{0,39})\.([^.@\s]+)\.([a-z]+(?:-[0-9]+)?)\.([a-z2-7]{16})$")
+# campaign (the slug, then its identity: none for a campaign made before identities), recipient, kind, signature
+MESSAGE_TOKEN = re.compile(
+    r"^([a-z0-9][a-z0-9-]{0,39}(?:\.[a-z][a-z2-7]{9})?)\.([^.@\s]+)\.([a-z]+(?:-[0-9]+)?)\.([a-z2-7]{16})$"
+)
 REPLY_TOKEN = re.compile(r"^(.+)\+([^.+@\s]+)\.([a-z2-7]{12})$")
 
 

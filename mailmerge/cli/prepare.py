@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import checking
-from ..campaign import init_campaign
 from ..i18n import _, ngettext
+from ..scaffold import init_campaign
 from .app import (
     CampaignOption,
     app,
@@ -25,9 +25,23 @@ from .app import (
 
 
 @app.command(help=_("Scaffold a campaign folder (campaign.toml, recipients.csv, templates/); never overwrites a file."))
-def init(folder: Annotated[Path, typer.Argument(help=_("Folder to create or complete."))]) -> None:
+def init(
+    folder: Annotated[Path, typer.Argument(help=_("Folder to create or complete."))],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            metavar="DIR",
+            file_okay=False,
+            help=_(
+                "Start from an earlier campaign: its settings, recipients file and templates, with a new identity "
+                "and a new ledger."
+            ),
+        ),
+    ] = None,
+) -> None:
     with reporting():
-        written = init_campaign(folder)
+        written = init_campaign(folder, source)
         for path in written:
             # TRANSLATORS: one line per file `mailmerge init` wrote
             out.print(_("created {path}").format(path=path))

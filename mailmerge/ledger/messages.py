@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .. import tokens
 from ..errors import LedgerError
 from ..i18n import _
 from ..models import Campaign, Recipient
@@ -130,16 +131,62 @@ class Ledger:
         return self.db.execute(sql, params).fetchone() is not None
 
     @guarded
+    def token_key(self, campaign: Campaign) -> bytes:
+        """The key that signs the campaign's tokens, made the first time it is needed: a new one for a
+        campaign with an identity; for one made before identities, the computer's key that signed what
+        it already sent. Raises if the ledger belongs to another campaign of the same slug."""
+        self.check_identity(campaign)
+        if (key := self.stored_key()) is not None:
+            return key
+        if campaign.identity:
+            key, origin = tokens.new_key(), "new"
+        else:
+            key, origin = tokens.load_key(), f"moved from {tokens.key_file()}"
+        with self.db.atomic():
+            self.db["token_key"].insert({"id": 1, "key": key, "origin": origin, "created_at": self.now()})
+        return key
+
+    def stored_key(self) -> bytes | None:
+        if not self.db["token_key"].exists():  # a read-only ledger of an earlier release
+            return None
+        row = self.db.execute("SELECT key FROM token_key WHERE id = 1").fetchone()
+        return bytes(row[0]) if row else None
+
+    def check_identity(self, campaign: Campaign) -> None:
+        """A campaign file copied beside another campaign's ledger must not send in its name."""
+        if "identity" not in self.db["campaigns"].columns_dict:
+            return
+        row = self.db.execute("SELECT identity FROM campaigns WHERE slug = ?", [campaign.slug]).fetchone()
+        if row and row[0] and row[0] != campaign.identity:
+            message = _(
+                "{path} belongs to campaign {slug} with id {recorded}, but campaign.toml says id {identity}: the "
+                "folder was copied from another campaign. Start a new campaign from it with `mailmerge init --from "
+                "OLD NEW`, or put back the campaign.toml that goes with this ledger."
+            )
+            raise LedgerError(
+                message.format(path=self.path, slug=campaign.slug, recorded=row[0], identity=campaign.identity or "–")
+            )
+
+    @guarded
     def register(self, campaign: Campaign, recipients: list[Recipient], kind: str, message_ids: dict[str, str]) -> int:
         """Record the campaign and its recipients; queue a message of `kind` for whoever has none yet.
         Returns how many were newly queued."""
+        self.check_identity(campaign)
         now = self.now()
         with self.db.atomic():
             self.db.execute(
-                "INSERT INTO campaigns (slug, folder, sender, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (slug) DO UPDATE SET folder = excluded.folder, sender = excluded.sender, "
+                "INSERT INTO campaigns (slug, folder, sender, identity, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET folder = excluded.folder, "
+                "sender = excluded.sender, identity = coalesce(campaigns.identity, excluded.identity), "
                 "updated_at = excluded.updated_at",
-                [campaign.slug, str(campaign.folder), f"{campaign.sender.name} <{campaign.sender.email}>", now, now],
+                [
+                    campaign.slug,
+                    str(campaign.folder),
+                    f"{campaign.sender.name} <{campaign.sender.email}>",
+                    campaign.identity,
+                    now,
+                    now,
+                ],
             )
             self.db["recipients"].upsert_all(
                 [
@@ -300,7 +347,7 @@ class Ledger:
             self.db.query(
                 """
             SELECT m.id, m.campaign, m.recipient_id, m.kind, m.message_id, m.envelope_to, m.state, r.email,
-                   c.sender
+                   c.sender, c.identity
             FROM messages m
             JOIN recipients r ON r.campaign = m.campaign AND r.recipient_id = m.recipient_id
             JOIN campaigns c ON c.slug = m.campaign

@@ -155,3 +155,12 @@ def m002_mail(db: Database) -> None:
             f"CREATE TRIGGER marks_append_only_{action.lower()} BEFORE {action} ON marks "
             "BEGIN SELECT RAISE(ABORT, 'marks are append-only: a later mark replaces an earlier one'); END"
         )
+
+
+@migrations()
+def m003_identity(db: Database) -> None:
+    """Each campaign's identity (`[campaign] id`), and the key that signs the ledger's tokens: it travels
+    with the campaign folder. One row; `origin` says whether it was made with the ledger or moved in
+    from the per-computer key file of earlier releases."""
+    db.execute("ALTER TABLE campaigns ADD COLUMN identity TEXT")
+    db["token_key"].create({"id": int, "key": bytes, "origin": str, "created_at": str}, pk="id")
