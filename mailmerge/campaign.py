@@ -121,6 +121,8 @@ def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | Non
         smtp=server_settings(parsed.smtp, folder, sender_domain=parsed.sender.email.rpartition("@")[2]),
         imap=server_settings(parsed.imap, folder) if parsed.imap else None,
         imap_folders=tuple(parsed.imap.folders) if parsed.imap else ("INBOX",),
+        sent_folder=parsed.imap.sent_folder if parsed.imap else None,
+        copy_to_sent=parsed.imap.copy_to_sent if parsed.imap else False,
         send=SendSettings(**parsed.send.model_dump()),
         template_data=parsed.model_dump(exclude={"sender", "smtp", "imap", "send", "reminder"}),
         reminder_prefix=parsed.reminder.subject_prefix,

@@ -39,7 +39,8 @@ def ehlo_name(settings: ServerSettings) -> str:
     fqdn = socket.getfqdn().lower().rstrip(".")
     if "." in fqdn and not fqdn.startswith("localhost") and not fqdn.endswith((".localdomain", ".local")):
         return fqdn
-    return settings.sender_domain or fqdn
+    name = settings.sender_domain or fqdn
+    return name if name.isascii() else name.encode("idna").decode("ascii")  # EHLO takes ASCII only
 
 
 async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.SMTP:
@@ -91,13 +92,49 @@ def connect_error(settings: ServerSettings, error: aiosmtplib.SMTPException | OS
         return SendError(message.format(server=where(settings), reason=cert_error.verify_message))
     if isinstance(error, aiosmtplib.SMTPAuthenticationError):
         # TRANSLATORS: {server} is host:port, {username} the SMTP login; {code} {reply} is the server's answer,
-        # as the server wrote it (e.g. "535 5.7.8 Authentication credentials invalid").
-        message = _("{server} refused the login for {username}: {code} {reply}")
+        # as the server wrote it (e.g. "535 5.7.8 Authentication credentials invalid"). username, [smtp] and
+        # MAILMERGE_SMTP_PASSWORD (an environment variable) stay as they are.
+        message = _(
+            "{server} refused the login for {username}: {code} {reply}; check username in [smtp] and the password "
+            "(MAILMERGE_SMTP_PASSWORD, the keyring or the prompt)"
+        )
         return SendError(
             message.format(server=where(settings), username=settings.username, code=error.code, reply=error.message)
         )
+    if settings.security == "starttls" and type(error) is aiosmtplib.SMTPException and "STARTTLS" in error.message:
+        # TRANSLATORS: {server} is host:port. security = "tls" and [smtp] are settings of campaign.toml: keep them.
+        message = _(
+            "{server} does not offer STARTTLS, so the connection cannot be encrypted: ask the administrator of the "
+            'server, or use security = "tls" with its TLS port (usually 465) in [smtp]'
+        )
+        return SendError(message.format(server=where(settings)))
+    if caused_by(error, ConnectionRefusedError):
+        # TRANSLATORS: {server} is host:port. host, port, security and [smtp] are settings of campaign.toml.
+        message = _(
+            "{server} refused the connection: no mail server answers on that port; check host, port and "
+            'security in [smtp] (usually port 587 with security = "starttls", or 465 with "tls")'
+        )
+        return SendError(message.format(server=where(settings)))
+    if caused_by(error, aiosmtplib.SMTPTimeoutError, TimeoutError):
+        # TRANSLATORS: {server} is host:port, {seconds} the timeout of [smtp]. host and port are its settings.
+        message = _(
+            "{server} did not answer within {seconds} seconds: check host and port in [smtp], and that no "
+            "firewall blocks the way from this computer to the server"
+        )
+        return SendError(message.format(server=where(settings), seconds=f"{settings.timeout:g}"))
     # TRANSLATORS: {server} is host:port; {reason} is the system's or the SMTP library's error, in English.
-    return SendError(_("cannot connect to {server}: {reason}").format(server=where(settings), reason=error))
+    # host, port, security and [smtp] are settings of campaign.toml: keep them as they are.
+    message = _("cannot connect to {server}: {reason}; check host, port and security in [smtp]")
+    return SendError(message.format(server=where(settings), reason=error))
+
+
+def caused_by(error: BaseException | None, *kinds: type[BaseException]) -> bool:
+    """Is `error`, or anything that caused it, one of `kinds`?"""
+    while error is not None:
+        if isinstance(error, kinds):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def certificate_error(error: BaseException | None) -> ssl.SSLCertVerificationError | None:

@@ -134,20 +134,37 @@ def watch(
             session.close()
 
 
+def missing_folders(settings: ServerSettings, password: str | None, folders: Sequence[str]) -> dict[str, str]:
+    """Log in and open each folder read-only (EXAMINE), as `fetch` does, reading nothing: why each folder that
+    cannot be opened cannot. A problem with the connection or the login is raised as an `InboxError`."""
+    session = _Session(settings, password, {})
+    missing = {}
+    try:
+        for folder in folders:
+            try:
+                with session._talking(folder):
+                    session._examine(folder)
+            except InboxError as error:
+                missing[folder] = str(error)
+    finally:
+        session.close()
+    return missing
+
+
 class _Session:
     """One logged-in connection, and how far it has read each folder (`states`, updated as it reads)."""
 
     def __init__(self, settings: ServerSettings, password: str | None, states: dict[str, FolderState]):
         self.server = connection.where(settings)  # host:port, for the messages
         self.states = states
-        self.box = _open(settings, password)
+        self.box = open_mailbox(settings, password)
         self.idle = False  # announced once logged in (the greeting may list fewer capabilities)
         with suppress(imaplib.IMAP4.error, OSError):  # a lost connection shows at the next command
             _typ, data = self.box.client.capability()
             self.idle = b"IDLE" in b" ".join(d for d in data if isinstance(d, bytes)).upper().split()
 
     def close(self) -> None:
-        _logout(self.box)
+        close_mailbox(self.box)
 
     def read(self, folder: str, on_total: OnTotal | None) -> Iterator[Fetched]:
         with self._talking(folder):
@@ -187,7 +204,7 @@ class _Session:
         client = self.box.client
         typ, data = client.select(encode_folder(folder), readonly=True)
         if typ != "OK":
-            raise self._missing(folder, _reply(data))
+            raise self._missing(folder, reply_text(data))
         untagged = client.untagged_responses
         return int(untagged.get("UIDVALIDITY", [0])[-1]), int(untagged.get("UIDNEXT", [0])[-1]), int(data[-1] or 0)
 
@@ -218,7 +235,7 @@ class _Session:
     def _uid_fetch(self, uids: str, parts: str) -> list:
         typ, data = self.box.client.uid("FETCH", uids, parts)
         if typ != "OK":
-            raise imaplib.IMAP4.error(_reply(data))
+            raise imaplib.IMAP4.error(reply_text(data))
         return data
 
     def _missing(self, folder: str, reply: str) -> InboxError:
@@ -293,7 +310,7 @@ def _until_news(client: imaplib.IMAP4, seconds: float, stop: threading.Event) ->
             return
 
 
-def _open(settings: ServerSettings, password: str | None) -> BaseMailBox:
+def open_mailbox(settings: ServerSettings, password: str | None) -> BaseMailBox:
     """A logged-in connection, no folder selected; or an `InboxError` saying what is wrong and what to do."""
     password = _credentials(settings, password)
     host, port, timeout = settings.host, settings.port, settings.timeout
@@ -309,12 +326,12 @@ def _open(settings: ServerSettings, password: str | None) -> BaseMailBox:
     try:
         _login(box, settings, password)
     except BaseException:
-        _logout(box)
+        close_mailbox(box)
         raise
     return box
 
 
-def _logout(box: BaseMailBox) -> None:
+def close_mailbox(box: BaseMailBox) -> None:
     with suppress(imaplib.IMAP4.error, OSError, ImapToolsError):  # the connection may be gone already
         box.logout()
 
@@ -354,7 +371,7 @@ def _login(box: BaseMailBox, settings: ServerSettings, password: str) -> None:
     except (imaplib.IMAP4.abort, OSError) as error:
         raise _connect_error(settings, error) from None
     except (MailboxLoginError, imaplib.IMAP4.error) as error:
-        reply = _reply(error.command_result[1]) if isinstance(error, MailboxLoginError) else str(error)
+        reply = reply_text(error.command_result[1]) if isinstance(error, MailboxLoginError) else str(error)
         # TRANSLATORS: {server} is host:port, {username} the IMAP login; {reply} is the server's answer, as
         # the server wrote it (e.g. "[AUTHENTICATIONFAILED] Authentication failed"). MAILMERGE_IMAP_PASSWORD
         # is an environment variable: keep it as it is.
@@ -386,7 +403,7 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__  # a bare TimeoutError has no text
 
 
-def _reply(data: Sequence[object]) -> str:
+def reply_text(data: Sequence[object]) -> str:
     """A server's answer as imaplib hands it over, without Dovecot's timings: "Mailbox doesn't exist: X"."""
     text = " ".join(item.decode(errors="replace") if isinstance(item, bytes) else str(item) for item in data if item)
     return _TIMINGS.sub("", text).strip().rstrip(".")

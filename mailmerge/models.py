@@ -118,6 +118,8 @@ class Campaign:
     custom_keys: dict[str, int | None] = field(default_factory=dict)  # "event.dress_code" -> its line
     imap: ServerSettings | None = None
     imap_folders: tuple[str, ...] = ("INBOX",)
+    sent_folder: str | None = None  # None: the one the server marks \\Sent
+    copy_to_sent: bool = True  # with [imap]: a copy of each sent message in the Sent folder
     send: SendSettings = field(default_factory=SendSettings)
     reminder_prefix: str = "Nhắc lại:"  # before a reminder's subject
     identity: str | None = None  # `[campaign] id`, random, from `init`; None for a campaign made before ids

@@ -107,7 +107,7 @@ def _prepare(work: Work) -> Outgoing:
         ),
         envelope_from=composer.envelope_sender(recipient),
         data=email.as_bytes(policy=policy.SMTP),
-        envid=work.message_id.strip("<>").partition("@")[0],
+        message_id=work.message_id,
     )
 
 

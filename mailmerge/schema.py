@@ -171,6 +171,8 @@ class SmtpTable(ServerTable):
 
 class ImapTable(ServerTable):
     folders: list[Line] = ["INBOX"]
+    sent_folder: Line | None = None  # None: the folder the server marks \\Sent
+    copy_to_sent: bool = True
 
 
 class SendTable(Settings):

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import tokens
 from .campaign import load_campaign
@@ -24,6 +24,9 @@ from .models import Campaign, Recipient
 from .pool import Work, rendered
 from .send import Delivery, Policy, Summary
 from .transaction import Invitee, Outcome, Outgoing
+
+if TYPE_CHECKING:
+    from .sentfolder import Copier, Copies
 
 # What a plan is for: the first sending, a resend of messages in doubt, reminders, corrected addresses.
 SEND, RESEND_UNKNOWN, REMIND, CORRECT = "send", "unknown", "remind", "correct"
@@ -170,6 +173,7 @@ class SendResult:
     summary: Summary
     recovered: list[MessageRow]
     in_doubt: list[Invitee] = field(default_factory=list)  # the whole campaign's, after this run
+    copies: Copies | None = None  # copies in the Sent folder (None: not kept, no [imap] or no password)
 
 
 async def execute(
@@ -180,8 +184,10 @@ async def execute(
     on_outcome: Callable[[Outgoing, Outcome], None] | None = None,
     on_claimed: Callable[[Outgoing], None] | None = None,
     processes: int | None = None,
+    imap_password: str | None = None,
 ) -> SendResult:
-    """Send the plan: lock the ledger, settle what a previous crash left `sending`, queue, deliver.
+    """Send the plan: lock the ledger, settle what a previous crash left `sending`, queue, deliver; with
+    [imap] and its password, a copy of each message sent goes into the Sent folder.
     Cancelled (Ctrl-C), it records what each message in flight became and re-raises."""
     campaign = plan.campaign
     ledger = Ledger(plan.ledger_path)
@@ -197,13 +203,50 @@ async def execute(
                     )
             key = ledger.token_key(campaign)
             work = queue_work(ledger, campaign, key, plan.planned)
-            delivery = Delivery(ledger, campaign.smtp, password, send_policy, on_outcome, on_claimed)
+            copier = start_copies(campaign, imap_password) if work else None
+            outcome_seen = with_copies(copier, on_outcome)
+            delivery = Delivery(ledger, campaign.smtp, password, send_policy, outcome_seen, on_claimed)
             processes = processes or min(4, os.cpu_count() or 1)
             async with contextlib.aclosing(rendered(campaign, key, work, processes)) as messages:
                 summary = await delivery.run(messages, len(work))
-            return SendResult(summary, recovered, doubtful(ledger, campaign.slug))
+            copies = record_copies(ledger, copier, campaign)
+            return SendResult(summary, recovered, doubtful(ledger, campaign.slug), copies)
     finally:
         ledger.close()
+
+
+def start_copies(campaign: Campaign, imap_password: str | None) -> Copier | None:
+    if campaign.imap is None or not campaign.copy_to_sent or imap_password is None:
+        return None
+    from .sentfolder import Copier  # IMAP only when there is a mailbox to copy to
+
+    return Copier(campaign.imap, imap_password, campaign.sent_folder)
+
+
+def with_copies(
+    copier: Copier | None, on_outcome: Callable[[Outgoing, Outcome], None] | None
+) -> Callable[[Outgoing, Outcome], None] | None:
+    """`on_outcome`, and each message the server accepted offered for its copy in Sent."""
+    if copier is None:
+        return on_outcome
+
+    def outcome_seen(out: Outgoing, outcome: Outcome) -> None:
+        if outcome.state == SENT and out.message_id:
+            copier.offer(out.prepared.message, out.message_id, out.data)
+        if on_outcome:
+            on_outcome(out, outcome)
+
+    return outcome_seen
+
+
+def record_copies(ledger: Ledger, copier: Copier | None, campaign: Campaign) -> Copies | None:
+    """Once sending is over: wait for the last copies, and keep in the ledger what became of each."""
+    if copier is None:
+        return None
+    copies = copier.finish(timeout=max(30.0, 2 * campaign.imap.timeout if campaign.imap else 0))
+    for message, copied, detail in list(copies.results):
+        ledger.record_copy(message, copied, detail)
+    return copies
 
 
 def queue_work(ledger: Ledger, campaign: Campaign, key: bytes, planned: list[Planned]) -> list[Work]:

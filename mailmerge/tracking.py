@@ -231,6 +231,8 @@ def status_row(row: dict) -> dict:
             "smtp_code": row.get("smtp_code"),
             "smtp_reply": row.get("smtp_reply"),
             "refused": row.get("refused"),
+            "found_in_mailbox": row.get("found_in_mailbox"),  # an in-doubt message settled by its copy
+            "sent_copy": row.get("sent_copy"),  # copied | not-copied | None
             "message_id": row.get("message_id"),
             "attempts": row.get("attempts") or 0,
             "updated_at": row.get("updated_at"),

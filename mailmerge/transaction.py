@@ -30,7 +30,12 @@ class Outgoing:
     prepared: Prepared
     envelope_from: str
     data: bytes
-    envid: str | None = None  # our token, asked back in delivery reports where the server offers DSN
+    message_id: str | None = None  # "<…@domain>", as in the message
+
+    @property
+    def envid(self) -> str | None:
+        """Our token (the Message-ID's left part), asked back in delivery reports where the server offers DSN."""
+        return self.message_id.strip("<>").partition("@")[0] if self.message_id else None
 
     @property
     def envelope_to(self) -> list[str]:

@@ -60,6 +60,12 @@ userdb {{
   args = uid={uid} gid={gid} home={root}/home/%u
 }}
 mail_location = maildir:{root}/mail/%u
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    special_use = \\Sent
+  }}
+}}
 first_valid_uid = 1
 first_valid_gid = 1
 mailbox_idle_check_interval = 1 secs

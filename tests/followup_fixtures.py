@@ -17,8 +17,9 @@ from .campaign_files import set_table
 runner = CliRunner()
 
 
-def run(*args: object):
-    return runner.invoke(app, [str(a) for a in args])
+def run(*args: object, input: str | None = None):
+    """`mailmerge args`, with `input` typed at its prompts."""
+    return runner.invoke(app, [str(a) for a in args], input=input)
 
 
 def status(folder: Path) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,7 +20,6 @@ from rich.progress import (
 from rich.text import Text
 
 from .. import sending
-from ..connection import stored_password
 from ..errors import LedgerError
 from ..i18n import _, ngettext
 from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
@@ -41,6 +40,10 @@ from .app import (
     reporting,
 )
 from .interrupts import EXIT_CODE, SendTracker, by_id, ctrl_c, invitee_line
+from .prepare import get_smtp_password, servers_ready
+
+if TYPE_CHECKING:
+    from ..sentfolder import Copies
 
 
 class OutcomesColumn(ProgressColumn):
@@ -125,8 +128,9 @@ def again(plan: sending.SendPlan) -> str:
 
 
 def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float | None) -> int:
-    """Confirm, get the password, send with a progress bar and print the summary. The exit code: 0, 1 if
-    the user said no, 2 if anything is left to send or in doubt (from any run), 130 if Ctrl-C stopped it."""
+    """Get the password, check the servers, confirm, send with a progress bar and print the summary. The exit
+    code: 0, 1 if a server cannot carry the emails or the user said no, 2 if anything is left to send or in
+    doubt (from any run), 130 if Ctrl-C stopped it."""
     smtp = plan.campaign.smtp
     if plan.count == 0:
         # TRANSLATORS: {states} is a list of counts by state, "5 sent, 1 unknown"
@@ -134,21 +138,25 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
         doubts = sending.in_doubt(plan)
         print_in_doubt(doubts)
         return 2 if doubts else 0
+    password = get_smtp_password(smtp)
+    if not servers_ready(plan, password):
+        return 1
     if not yes and not typer.confirm(confirmation(plan), default=False):
         return 1
-    password = stored_password(smtp)
-    if smtp.username and password is None:
-        password = typer.prompt(
-            _("SMTP password for {username} at {host}").format(username=smtp.username, host=smtp.host),
-            hide_input=True,
-        )
     policy = Policy(connections=connections, rate_per_minute=rate, settings=plan.campaign.send)
     tracker = SendTracker(sending.in_doubt(plan))
     ctrl_c.last_words = tracker.last_words
     try:
         with send_progress() as bar:
             on_outcome = progress_updater(bar, total=plan.count, tracker=tracker)
-            delivery = sending.execute(plan, password, policy, on_outcome=on_outcome, on_claimed=tracker.claimed)
+            delivery = sending.execute(
+                plan,
+                password,
+                policy,
+                on_outcome=on_outcome,
+                on_claimed=tracker.claimed,
+                imap_password=imap_password(plan),
+            )
             result = ctrl_c.run(delivery)
     except KeyboardInterrupt:
         print_interrupted(tracker.sent, sending.in_doubt(plan), again(plan))
@@ -161,6 +169,16 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
     print_send_result(result, again(plan))
     summary = result.summary
     return 2 if summary.paused or summary.failed or summary.deferred or summary.not_attempted or result.in_doubt else 0
+
+
+def imap_password(plan: sending.SendPlan) -> str | None:
+    """The password for the copies in Sent: only a stored one (a send is not held up by a second prompt)."""
+    imap = plan.campaign.imap
+    if imap is None or not plan.campaign.copy_to_sent:
+        return None
+    from ..inbox import stored_password
+
+    return stored_password(imap)
 
 
 def progress_updater(bar: Progress, total: int | None, tracker: SendTracker) -> Callable[[Outgoing, Outcome], None]:
@@ -217,7 +235,32 @@ def print_send_result(result: sending.SendResult, command: str = "mailmerge send
         out.print(
             _("Deferred messages (temporary errors) will be retried by the next `{command}`.").format(command=command)
         )
+    print_copies(result.copies)
     print_in_doubt(result.in_doubt)
+
+
+def print_copies(copies: Copies | None) -> None:
+    """Where the copies of this run's messages are: in Sent, kept by the server itself, or missing and why."""
+    if copies is None or not copies.results:
+        return
+    if copies.server_keeps:
+        out.print(_("The mail server keeps a copy of each message in the Sent folder by itself."))
+    elif copies.copied:
+        count = copies.copied
+        out.print(
+            ngettext("{count} copy put in the Sent folder.", "{count} copies put in the Sent folder.", count).format(
+                count=count
+            )
+        )
+    if copies.missing:
+        count = copies.missing
+        # TRANSLATORS: {reason} says why, one of the IMAP messages; the messages themselves were sent
+        message = ngettext(
+            "{count} message has no copy in the Sent folder ({reason}); it was sent all the same.",
+            "{count} messages have no copy in the Sent folder ({reason}); they were sent all the same.",
+            count,
+        )
+        err.print(coloured(escape(message.format(count=count, reason=copies.problem or "?")), "yellow"), markup=True)
 
 
 def print_ledger_failure(error: LedgerError, tracker: SendTracker) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from .. import reminding, sending
-from ..errors import MailmergeError
+from ..errors import InboxError, MailmergeError
 from ..i18n import _, ngettext
 from ..ledger import reminder_number
 from .app import (
@@ -27,6 +27,7 @@ from .app import (
 )
 from .deliver import run_send
 from .labels import answer_label, state_label
+from .prepare import get_imap_password
 from .status import local_time
 
 
@@ -81,6 +82,7 @@ def resend(
         raise typer.Exit(1)
     with reporting():
         if unknown:
+            settle_from_mailbox(campaign, ledger, dry_run=dry_run)
             plan = sending.plan_send(campaign, only=only or (), resend_unknown=True, ledger_file=ledger)
         elif non_responders:
             plan = reminding.plan_reminders(campaign, only=only or (), min_interval=min_interval, ledger_file=ledger)
@@ -93,6 +95,30 @@ def resend(
         else:
             code = run_send(plan, yes=yes, connections=connections, rate=None)
     raise typer.Exit(code)
+
+
+def settle_from_mailbox(folder: Path, ledger: Path | None, *, dry_run: bool) -> None:
+    """Before asking about messages in doubt: those found in the sender's mailbox had arrived at the server,
+    and are marked sent. A mailbox that cannot be read leaves them all for the question."""
+    from .. import settling
+    from ..campaign import load_campaign
+
+    imap = load_campaign(folder).imap
+    if imap is None or dry_run:
+        return
+    try:
+        settled = settling.settle_in_doubt(folder, get_imap_password(imap), ledger_file=ledger)
+    except InboxError as error:
+        # TRANSLATORS: {error} says why the mailbox could not be searched (one of the IMAP messages)
+        message = _("The Sent folder could not be searched for the messages in doubt: {error}")
+        err.print(coloured(escape(message.format(error=error)), "yellow"), markup=True)
+        return
+    for item in settled:
+        invitee, found = item.invitee, item.found
+        # TRANSLATORS: after an invitee's ID, name and address: their message in doubt was found in the folder
+        # {folder} of the sender's mailbox, so the server had accepted it
+        line = _("found in {folder}: it had arrived, now marked sent").format(folder=found.folder)
+        out.print(f"  {invitee.id:>4}  {invitee.name} <{invitee.email}>  {line}")
 
 
 def print_plan(plan: sending.SendPlan, *, dry_run: bool) -> None:

@@ -71,6 +71,10 @@ def smtp_reply(row: dict, wide: bool) -> str:
     """The server's last answer, or what is wrong with the recipient's row."""
     if row["problem"]:
         return row["problem"]
+    if row["found_in_mailbox"] and not row["smtp_code"]:
+        # TRANSLATORS: in `mailmerge status`, for a message in doubt that `resend --unknown` found in the sender's
+        # Sent folder (or another folder of the mailbox): it had arrived at the server
+        return _("in doubt, then found in the mailbox: it had arrived")
     reply = f"{row['smtp_code']} {row['smtp_reply']}" if row["smtp_code"] else (row["smtp_reply"] or "")
     if not row["refused"]:
         return reply

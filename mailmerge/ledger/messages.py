@@ -17,7 +17,20 @@ from ..errors import LedgerError
 from ..i18n import _
 from ..models import Campaign, Recipient
 from .mail import MailRecords
-from .schema import DEFERRED, DUE, FAILED, INVITATION, QUEUED, REFUSED, SENDING, SENT, UNKNOWN, migrations
+from .schema import (
+    COPIED,
+    DEFERRED,
+    DUE,
+    FAILED,
+    INVITATION,
+    NOT_COPIED,
+    QUEUED,
+    REFUSED,
+    SENDING,
+    SENT,
+    UNKNOWN,
+    migrations,
+)
 from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
 
 
@@ -284,6 +297,22 @@ class Ledger:
         return True
 
     @guarded
+    def settle_found(self, message: int, evidence: str) -> bool:
+        """unknown -> sent, because the message was found in the sender's mailbox: the server had accepted
+        it. `evidence` (where it was found) is kept in the event; True if it moved."""
+        with self.db.atomic():
+            moved = self._transition(message, [UNKNOWN], SENT)
+            if moved:
+                self._event(message, SENT, detail=evidence)
+        return moved
+
+    @guarded
+    def record_copy(self, message: int, copied: bool, detail: str) -> None:
+        """Whether a copy of a sent message went into the Sent folder (never tried twice)."""
+        with self.db.atomic():
+            self._event(message, COPIED if copied else NOT_COPIED, detail=detail)
+
+    @guarded
     def requeue_unknown(self, campaign: str, recipient_ids: set[str] | None = None) -> int:
         """unknown -> queued, on the user's explicit confirmation (`mailmerge resend --unknown`)."""
         with self.db.atomic():
@@ -333,8 +362,8 @@ class Ledger:
         """Messages of any kind that may or may not have arrived, with whom they were for."""
         return list(
             self.db.query(
-                "SELECT r.recipient_id, r.name, r.email, m.kind FROM messages m JOIN recipients r "
-                "ON r.campaign = m.campaign AND r.recipient_id = m.recipient_id "
+                "SELECT r.recipient_id, r.name, r.email, m.kind, m.id, m.message_id, m.state FROM messages m "
+                "JOIN recipients r ON r.campaign = m.campaign AND r.recipient_id = m.recipient_id "
                 "WHERE m.campaign = ? AND m.state IN (?, ?) ORDER BY m.id",
                 [campaign, SENDING, UNKNOWN],
             )
@@ -367,6 +396,10 @@ class Ledger:
                    m.state, m.smtp_code, m.smtp_reply, m.message_id, m.attempts, m.updated_at, m.envelope_to,
                    (SELECT group_concat(e.address || ': ' || e.code || ' ' || e.reply, '; ')
                       FROM events e WHERE e.message = m.id AND e.state = 'refused') AS refused,
+                   (SELECT e.detail FROM events e WHERE e.message = m.id AND e.state = 'sent' AND e.code IS NULL
+                      ORDER BY e.id DESC LIMIT 1) AS found_in_mailbox,
+                   (SELECT e.state FROM events e WHERE e.message = m.id AND e.state IN ('copied', 'not-copied')
+                      ORDER BY e.id DESC LIMIT 1) AS sent_copy,
                    (SELECT count(*) FROM messages x WHERE x.campaign = r.campaign
                       AND x.recipient_id = r.recipient_id AND x.kind LIKE 'reminder-%' AND x.state = 'sent')
                       AS reminders,

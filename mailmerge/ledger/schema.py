@@ -8,6 +8,7 @@ from sqlite_utils.migrations import Migrations
 QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = "queued", "sending", "sent", "deferred", "failed", "unknown"
 STATES = (QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN)
 REFUSED = "refused"  # an event, not a state: one address of a sent message was refused
+COPIED, NOT_COPIED = "copied", "not-copied"  # events, not states: a copy of a sent message in the Sent folder
 DUE = (QUEUED, DEFERRED)
 INVITATION = "invitation"  # the kind of message a campaign sends first; replies and reminders come later
 REMINDER = "reminder"  # reminders are kinds "reminder-1", "reminder-2" …: one message row each
