@@ -23,6 +23,7 @@ from rich.progress import (
 from .. import __version__
 from ..errors import InputError, MailmergeError
 from ..i18n import _, ngettext, pgettext
+from ..models import ServerSettings
 from .interrupts import EXIT_CODE, ctrl_c
 from .labels import state_label
 
@@ -147,3 +148,27 @@ def describe(counts: Counter[str], label: Callable[[str], str] = state_label) ->
     separator = pgettext("list of counts", ", ")
     # TRANSLATORS: what the list of counts by state says when there is no one to count
     return separator.join(items) or _("no recipients")
+
+
+def asked_password(settings: ServerSettings, stored: str | None, prompt: str) -> str | None:
+    """`stored` (from the environment or the keyring), else for a server with a login typed at a hidden prompt."""
+    if settings.username and stored is None:
+        return typer.prompt(prompt, hide_input=True)
+    return stored
+
+
+def smtp_password(settings: ServerSettings) -> str | None:
+    from ..connection import stored_password
+
+    prompt = _("SMTP password for {username} at {host}").format(username=settings.username, host=settings.host)
+    return asked_password(settings, stored_password(settings), prompt)
+
+
+def imap_password(settings: ServerSettings | None) -> str | None:
+    """None without [imap]."""
+    if settings is None:
+        return None
+    from ..inbox import stored_password
+
+    prompt = _("IMAP password for {user} at {host}").format(user=settings.username, host=settings.host)
+    return asked_password(settings, stored_password(settings), prompt)

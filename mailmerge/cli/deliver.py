@@ -38,9 +38,10 @@ from .app import (
     out,
     print_error,
     reporting,
+    smtp_password,
 )
 from .interrupts import EXIT_CODE, SendTracker, by_id, ctrl_c, invitee_line
-from .prepare import get_smtp_password, servers_ready
+from .prepare import servers_ready
 
 if TYPE_CHECKING:
     from ..sentfolder import Copies
@@ -138,7 +139,7 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
         doubts = sending.in_doubt(plan)
         print_in_doubt(doubts)
         return 2 if doubts else 0
-    password = get_smtp_password(smtp)
+    password = smtp_password(smtp)
     if not servers_ready(plan, password):
         return 1
     if not yes and not typer.confirm(confirmation(plan), default=False):
@@ -155,7 +156,7 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
                 policy,
                 on_outcome=on_outcome,
                 on_claimed=tracker.claimed,
-                imap_password=imap_password(plan),
+                imap_password=stored_imap_password(plan),
             )
             result = ctrl_c.run(delivery)
     except KeyboardInterrupt:
@@ -171,7 +172,7 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
     return 2 if summary.paused or summary.failed or summary.deferred or summary.not_attempted or result.in_doubt else 0
 
 
-def imap_password(plan: sending.SendPlan) -> str | None:
+def stored_imap_password(plan: sending.SendPlan) -> str | None:
     """The password for the copies in Sent: only a stored one (a send is not held up by a second prompt)."""
     imap = plan.campaign.imap
     if imap is None or not plan.campaign.copy_to_sent:

@@ -21,9 +21,11 @@ from .app import (
     app,
     coloured,
     err,
+    imap_password,
     out,
     progress_bar,
     reporting,
+    smtp_password,
 )
 
 if TYPE_CHECKING:
@@ -91,7 +93,7 @@ def run_check(folder: Path, *, servers: bool, command: str) -> None:
     problems = 0
     with reporting():
         campaign = load_campaign(folder) if servers else None
-        passwords = (get_smtp_password(campaign.smtp), get_imap_password(campaign.imap)) if campaign else (None, None)
+        passwords = (smtp_password(campaign.smtp), imap_password(campaign.imap)) if campaign else (None, None)
         with progress_bar() as bar:
             task = bar.add_task(_("Rendering letters"), total=None)
             report = checking.check(folder, on_rendered=lambda rendered: bar.advance(task))
@@ -186,34 +188,6 @@ def preview(
 
 OK, NOT_OFFERED, WRONG, WARNING = "✓", "–", "✗", "!"
 MARK_STYLES = {OK: "green", NOT_OFFERED: "dim", WRONG: "bold red", WARNING: "yellow"}
-
-
-def get_smtp_password(settings: ServerSettings) -> str | None:
-    """The SMTP password from the environment or the keyring, else typed at a hidden prompt; None without a login."""
-    from ..connection import stored_password
-
-    password = stored_password(settings)
-    if settings.username and password is None:
-        password = typer.prompt(
-            _("SMTP password for {username} at {host}").format(username=settings.username, host=settings.host),
-            hide_input=True,
-        )
-    return password
-
-
-def get_imap_password(settings: ServerSettings | None) -> str | None:
-    """The IMAP password as `mailmerge replies fetch` gets it; None without [imap] or a login."""
-    if settings is None:
-        return None
-    from ..inbox import stored_password
-
-    password = stored_password(settings)
-    if settings.username and password is None:
-        password = typer.prompt(
-            _("IMAP password for {user} at {host}").format(user=settings.username, host=settings.host),
-            hide_input=True,
-        )
-    return password
 
 
 def check_servers(

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from .. import inbox
 from .. import replies as use_case
 from ..i18n import _, ngettext
 from ..ledger.schema import ATTENDING, DECLINED, DELEGATE
-from .app import CampaignOption, app, describe, err, out, progress_bar, reporting
+from .app import CampaignOption, app, describe, err, imap_password, out, progress_bar, reporting
 from .labels import answer_label
 from .status import local_time, print_unmatched
 
@@ -36,12 +35,7 @@ def fetch(
 ) -> None:
     with reporting():
         settings = use_case.imap_settings(campaign)
-        password = inbox.stored_password(settings)
-        if settings.username and password is None:
-            password = typer.prompt(
-                _("IMAP password for {user} at {host}").format(user=settings.username, host=settings.host),
-                hide_input=True,
-            )
+        password = imap_password(settings)
         with progress_bar() as bar:
             task = bar.add_task(_("Reading mail"), total=None)
             summary = use_case.fetch(

@@ -22,12 +22,12 @@ from .app import (
     app,
     coloured,
     err,
+    imap_password,
     out,
     reporting,
 )
 from .deliver import run_send
 from .labels import answer_label, state_label
-from .prepare import get_imap_password
 from .status import local_time
 
 
@@ -107,7 +107,7 @@ def settle_from_mailbox(folder: Path, ledger: Path | None, *, dry_run: bool) -> 
     if imap is None or dry_run:
         return
     try:
-        settled = settling.settle_in_doubt(folder, get_imap_password(imap), ledger_file=ledger)
+        settled = settling.settle_in_doubt(folder, imap_password(imap), ledger_file=ledger)
     except InboxError as error:
         # TRANSLATORS: {error} says why the mailbox could not be searched (one of the IMAP messages)
         message = _("The Sent folder could not be searched for the messages in doubt: {error}")
