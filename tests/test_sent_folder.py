@@ -90,3 +90,12 @@ def test_a_copy_that_cannot_be_kept_is_reported_and_sending_goes_on(send_dir, sm
     assert len(handler.received) == 5
     assert "5 messages have no copy in the Sent folder" in sent.output and "they were sent all the same" in sent.output
     assert {row["sent_copy"] for row in status(send_dir)["recipients"]} == {"not-copied"}
+
+
+def test_without_a_stored_imap_password_sending_says_there_will_be_no_copies(send_dir, smtp, dovecot, monkeypatch):
+    handler, _server = smtp
+    read_from(dovecot, send_dir, monkeypatch)
+    monkeypatch.delenv("MAILMERGE_IMAP_PASSWORD")
+    sent = run("send", "--yes", "--campaign", send_dir)
+    assert sent.exit_code == 0 and len(handler.received) == 5
+    assert "No copies will be put in the Sent folder: the IMAP password is not stored" in sent.output

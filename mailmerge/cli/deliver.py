@@ -179,7 +179,16 @@ def stored_imap_password(plan: sending.SendPlan) -> str | None:
         return None
     from ..inbox import stored_password
 
-    return stored_password(imap)
+    password = stored_password(imap)
+    if password is None and imap.username:
+        # TRANSLATORS: MAILMERGE_IMAP_PASSWORD is an environment variable, mailmerge-imap the keyring's service
+        # name, copy_to_sent and [imap] a setting of campaign.toml: keep them as they are.
+        message = _(
+            "No copies will be put in the Sent folder: the IMAP password is not stored (set MAILMERGE_IMAP_PASSWORD "
+            "or store it in the keyring, service mailmerge-imap), or set copy_to_sent = false in [imap]."
+        )
+        err.print(coloured(escape(message), "yellow"), markup=True)
+    return password
 
 
 def progress_updater(bar: Progress, total: int | None, tracker: SendTracker) -> Callable[[Outgoing, Outcome], None]:
