@@ -414,3 +414,14 @@ class Ledger:
                 [kind, campaign],
             )
         )
+
+    @guarded
+    def events(self, campaign: str) -> list[dict[str, Any]]:
+        """Every event of the campaign's messages, oldest first, with whose message it is and of what kind."""
+        return list(
+            self.db.query(
+                "SELECT e.at, m.recipient_id, m.kind, e.state, e.code, e.reply, e.address, e.detail FROM events e "
+                "JOIN messages m ON m.id = e.message WHERE m.campaign = ? ORDER BY e.id",
+                [campaign],
+            )
+        )
