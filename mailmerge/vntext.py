@@ -60,3 +60,37 @@ def vn_weekday(day: date) -> str:
 
 def vn_upper(text: str) -> str:
     return nfc(text).upper()
+
+
+# --- Vietnamese name order ---------------------------------------------------------------------------------
+
+ALPHABET = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"  # the Vietnamese letters, with f j w z where Latin has them
+LETTER_RANK = {letter: rank for rank, letter in enumerate(ALPHABET)}
+# Tone marks (combining, after NFD) in the order dictionaries use: none, huyền, hỏi, ngã, sắc, nặng.
+TONE_RANK = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+
+
+def syllable_key(word: str) -> tuple[tuple[int, ...], int]:
+    """A word's letters by the Vietnamese alphabet (ă, â, đ, ê, ô, ơ, ư are letters of their own), then its
+    tone: "ma" < "mà" < "mả" < "mã" < "má" < "mạ" < "mác". NFC and NFD spellings give the same key."""
+    letters: list[str] = []
+    tone = 0
+    for char in unicodedata.normalize("NFD", word.lower()):
+        if char in TONE_RANK:
+            tone = TONE_RANK[char]
+        elif unicodedata.combining(char) and letters:
+            letters[-1] = unicodedata.normalize("NFC", letters[-1] + char)  # ă â ê ô ơ ư
+        else:
+            letters.append(char)
+    ranks = tuple(LETTER_RANK.get(letter, len(ALPHABET) + ord(letter)) for letter in letters)
+    return ranks, tone
+
+
+def name_key(name: str) -> tuple:
+    """How a list of people is ordered in Vietnamese: by given name (the last word), then the middle names,
+    then the family name (the first word)."""
+    words = name.split()
+    if not words:
+        return ((), (), ())
+    given, middle, family = words[-1], words[1:-1], words[:1] if len(words) > 1 else []
+    return (syllable_key(given), tuple(map(syllable_key, middle)), tuple(map(syllable_key, family)))

@@ -12,6 +12,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from mailmerge.vntext import name_key
+
 from .followup_fixtures import run, write
 
 FORMULA = '=HYPERLINK("http://evil.example","Bấm")'
@@ -219,3 +221,14 @@ def test_xlsx_needs_a_file_and_an_unknown_extension_needs_a_format(answered, tmp
     unknown = run("export", "-o", tmp_path / "status.txt", "--campaign", answered)
     assert unknown.exit_code == 1 and "cannot tell the format of" in unknown.output
     assert not (tmp_path / "status.txt").exists()
+
+
+def test_sort_by_name_lists_people_by_given_name_in_vietnamese_order(answered):
+    result = run("export", "--format", "json", "--sort", "name", "--campaign", answered)
+    assert result.exit_code == 0, result.output
+    names = [row["name"] for row in json.loads(result.stdout_bytes)["recipients"]]
+    by_protocol = [
+        row["name"]
+        for row in json.loads(run("export", "--format", "json", "--campaign", answered).stdout_bytes)["recipients"]
+    ]
+    assert names == sorted(by_protocol, key=name_key) and names != by_protocol

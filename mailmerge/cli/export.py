@@ -15,6 +15,7 @@ from .. import export as exporting
 from ..errors import MailmergeError
 from ..i18n import _, current_language, ngettext, pgettext, use_language
 from ..ledger.schema import COPIED, INVITATION, NOT_COPIED, REFUSED, reminder_number
+from ..vntext import name_key
 from .app import CampaignOption, LedgerOption, app, out, reporting
 from .labels import answer_label, state_labels
 
@@ -23,6 +24,11 @@ class Format(StrEnum):
     csv = "csv"
     xlsx = "xlsx"
     json = "json"
+
+
+class Order(StrEnum):
+    order = "order"
+    name = "name"
 
 
 class Language(StrEnum):
@@ -65,6 +71,16 @@ def export(
     lang: Annotated[
         Language, typer.Option("--lang", help=_("Language of the headers and labels in the file."))
     ] = Language.vi,
+    sort: Annotated[
+        Order,
+        typer.Option(
+            "--sort",
+            # TRANSLATORS: "order" and "name" are typed as they are
+            help=_(
+                "order: protocol order (STT); name: by given name, then middle and family name, in Vietnamese order."
+            ),
+        ),
+    ] = Order.order,
     force: Annotated[bool, typer.Option("--force", help=_("Replace the file if it exists."))] = False,
 ) -> None:
     with reporting():
@@ -73,6 +89,8 @@ def export(
             # TRANSLATORS: {path} is the file `mailmerge export -o` was to write
             raise MailmergeError(_("{path} already exists; add `--force` to replace it").format(path=output))
         data = exporting.collect(campaign, ledger_file=ledger, states=state or (), groups=group or ())
+        if sort == Order.name:
+            data.rows.sort(key=lambda row: name_key(row["name"]))
         with language(lang.value):
             content = render(data, chosen)
         if output is None:
