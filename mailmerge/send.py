@@ -11,8 +11,10 @@ Nothing here prints or prompts: progress goes to callbacks, the password comes i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -86,6 +88,7 @@ class Delivery:
         policy: Policy,
         on_outcome: Callable[[Outgoing, Outcome], None] | None = None,
         on_claimed: Callable[[Outgoing], None] | None = None,
+        hold: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ):
         self.ledger = ledger
         self.settings = settings
@@ -93,6 +96,7 @@ class Delivery:
         self.policy = policy
         self.on_outcome = on_outcome or (lambda out, outcome: None)
         self.on_claimed = on_claimed or (lambda out: None)
+        self.hold = hold  # around a ledger write and its callback: the caller's view never lags the ledger
         self.in_flight: dict[int, Attempt] = {}
         self.stopping = False
         self.bucket = (
@@ -190,11 +194,14 @@ class Delivery:
                 await self.bucket.acquire()
             if self.stopping:  # a cancellation swallowed by aiosmtplib must not start another message
                 return
-            if not self.ledger.claim(out.prepared):
+            with self.hold():
+                claimed = self.ledger.claim(out.prepared)
+                if claimed:
+                    attempt = self.in_flight[out.prepared.message] = Attempt(out)
+                    self.on_claimed(out)
+            if not claimed:
                 self.finish_unsent(1)  # no longer due: another process or an earlier run settled it
                 continue
-            attempt = self.in_flight[out.prepared.message] = Attempt(out)
-            self.on_claimed(out)
             outcome = await self.attempt(number, attempt)
             self.record(out, outcome)
             tries = self.tries[out.prepared.message]
@@ -232,6 +239,10 @@ class Delivery:
             return smtp
 
     def record(self, out: Outgoing, outcome: Outcome) -> None:
+        with self.hold():
+            self._record(out, outcome)
+
+    def _record(self, out: Outgoing, outcome: Outcome) -> None:
         message = out.prepared.message
         self.tries[message] = self.tries.get(message, 0) + 1
         if outcome.state == SENT:

@@ -11,6 +11,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,6 +186,7 @@ async def execute(
     on_claimed: Callable[[Outgoing], None] | None = None,
     processes: int | None = None,
     imap_password: str | None = None,
+    hold: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> SendResult:
     """Send the plan: lock the ledger, settle what a previous crash left `sending`, queue, deliver; with
     [imap] and its password, a copy of each message sent goes into the Sent folder.
@@ -205,7 +207,7 @@ async def execute(
             work = queue_work(ledger, campaign, key, plan.planned)
             copier = start_copies(campaign, imap_password) if work else None
             outcome_seen = with_copies(copier, on_outcome)
-            delivery = Delivery(ledger, campaign.smtp, password, send_policy, outcome_seen, on_claimed)
+            delivery = Delivery(ledger, campaign.smtp, password, send_policy, outcome_seen, on_claimed, hold)
             processes = processes or min(4, os.cpu_count() or 1)
             async with contextlib.aclosing(rendered(campaign, key, work, processes)) as messages:
                 summary = await delivery.run(messages, len(work))

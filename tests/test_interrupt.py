@@ -236,3 +236,23 @@ def last_detail(folder: Path, recipient_id: str) -> str:
         (recipient_id,),
     )
     return detail
+
+
+def test_a_second_press_during_a_ledger_write_waits_for_the_write_and_its_report(monkeypatch):
+    """Else the last words could list as in flight a message the ledger already has as sent."""
+    from mailmerge.cli.interrupts import Interrupts
+
+    interrupts = Interrupts()
+    left: list[str] = []
+    monkeypatch.setattr(interrupts, "leave", lambda: left.append("left"))
+    interrupts.presses = 1
+    with interrupts.recording():
+        interrupts.on_sigint(2, None)
+        assert left == []  # the write and the tracker's update finish first
+        written = True
+    assert written and left == ["left"]
+    interrupts.leave_pending, left[:] = False, []
+    with interrupts.recording():
+        interrupts.on_sigint(2, None)
+        interrupts.on_sigint(2, None)  # a third press does not wait
+        assert left == ["left"]

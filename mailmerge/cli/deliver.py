@@ -157,6 +157,7 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
                 on_outcome=on_outcome,
                 on_claimed=tracker.claimed,
                 imap_password=stored_imap_password(plan),
+                hold=ctrl_c.recording,
             )
             result = ctrl_c.run(delivery)
     except KeyboardInterrupt:

@@ -48,6 +48,8 @@ class Interrupts:
         self.active = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[Any] | None = None
+        self.recording_depth = 0  # inside `recording`: a further press waits for its end
+        self.leave_pending = False
 
     @contextmanager
     def installed(self) -> Iterator[None]:
@@ -75,8 +77,23 @@ class Interrupts:
         if self.presses:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Around one message's ledger write and the tracker's update for it: a further press waits for both
+        (milliseconds), so that what `last_words` lists agrees with the ledger. A third press does not wait."""
+        self.recording_depth += 1
+        try:
+            yield
+        finally:
+            self.recording_depth -= 1
+            if self.leave_pending and not self.recording_depth:
+                self.leave()
+
     def on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self.presses:
+            if self.recording_depth and not self.leave_pending:
+                self.leave_pending = True
+                return
             self.leave()
         if not self.active:
             if callable(self.previous):
