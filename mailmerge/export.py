@@ -1,7 +1,8 @@
 """`export`: the status list as a file for people (CSV, XLSX) or programs (JSON).
 
-The rows are those of `tracking.status`, with each invitee's CC and phone from the recipients file and the
-times of their invitation's send and of the last event from the ledger. What people read (headers, the
+The rows are those of `tracking.status`, with each invitee's CC and phone as the ledger recorded them (the
+recipients file's for those not sent to yet) and the times of their invitation's send and of the last event
+from the ledger: an export needs no recipients file once the invitations went out. What people read (headers, the
 labels of state and answer codes) comes from the caller as `Labels`: this module prints nothing and
 translates nothing. Files are written whole to a temporary file beside the target, then moved over it.
 """
@@ -90,8 +91,8 @@ def collect(
     check_groups(groups, report.rows)
     campaign = load_campaign(folder)
     path = ledger_file or campaign.ledger_file
-    events = ledger_events(path, campaign.slug) if path.exists() else []
-    contacts = recipient_contacts(campaign)
+    events, contacts = ledger_records(path, campaign.slug) if path.exists() else ([], {})
+    contacts = recipient_contacts(campaign) | contacts  # the ledger's, as sent; the file's for the others
     wanted = {row["id"] for row in rows}
     events = [event for event in events if event["recipient_id"] in wanted]
     exported = [export_row(row, contacts.get(row["id"], {}), events) for row in rows]
@@ -107,10 +108,15 @@ def check_groups(groups: Iterable[str], rows: list[dict]) -> None:
         raise MailmergeError(message.format(wrong=", ".join(unknown), groups=", ".join(known)))
 
 
-def ledger_events(path: Path, campaign: str) -> list[dict[str, Any]]:
+def ledger_records(path: Path, campaign: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The campaign's events, and each recipient's CC and phone as the ledger recorded them."""
     ledger = Ledger(path, read_only=True)
     try:
-        return ledger.events(campaign)
+        contacts = {
+            recipient: {"cc": list(data.get("cc") or []), "phone": str(data.get("phone") or "")}
+            for recipient, data in ledger.recipient_data(campaign).items()
+        }
+        return ledger.events(campaign), contacts
     finally:
         ledger.close()
 

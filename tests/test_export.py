@@ -232,3 +232,12 @@ def test_sort_by_name_lists_people_by_given_name_in_vietnamese_order(answered):
         for row in json.loads(run("export", "--format", "json", "--campaign", answered).stdout_bytes)["recipients"]
     ]
     assert names == sorted(by_protocol, key=name_key) and names != by_protocol
+
+
+def test_the_export_comes_from_the_ledger_without_the_recipients_file(answered):
+    (answered / "recipients.csv").unlink()
+    result = run("export", "--format", "json", "--campaign", answered)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout_bytes)["recipients"]
+    assert len(rows) == 5 and rows[0]["phone"] == PHONE and rows[0]["cc"] == ["vanphong@mttq-tphcm.example"]
+    assert rows[0]["answer"] == "attending" and rows[2]["state"] == "bounced"

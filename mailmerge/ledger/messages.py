@@ -416,6 +416,12 @@ class Ledger:
         )
 
     @guarded
+    def recipient_data(self, campaign: str) -> dict[str, dict[str, Any]]:
+        """recipient ID -> the recipient as merged when last sent to (CC, phone and any other column)."""
+        rows = self.db.execute("SELECT recipient_id, data FROM recipients WHERE campaign = ?", [campaign]).fetchall()
+        return {recipient_id: json.loads(data or "{}") for recipient_id, data in rows}
+
+    @guarded
     def events(self, campaign: str) -> list[dict[str, Any]]:
         """Every event of the campaign's messages, oldest first, with whose message it is and of what kind."""
         return list(
