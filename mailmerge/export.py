@@ -95,7 +95,10 @@ def collect(
     contacts = recipient_contacts(campaign) | contacts  # the ledger's, as sent; the file's for the others
     wanted = {row["id"] for row in rows}
     events = [event for event in events if event["recipient_id"] in wanted]
-    exported = [export_row(row, contacts.get(row["id"], {}), events) for row in rows]
+    by_recipient: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_recipient.setdefault(event["recipient_id"], []).append(event)
+    exported = [export_row(row, contacts.get(row["id"], {}), by_recipient.get(row["id"], [])) for row in rows]
     return Export(report.campaign, report.generated_at, exported, events)
 
 
@@ -135,9 +138,8 @@ def recipient_contacts(campaign: Any) -> dict[str, dict[str, Any]]:
     return contacts
 
 
-def export_row(row: dict, contact: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """One row of the export: `row` of the status, with times as local aware datetimes (or None)."""
-    own = [event for event in events if event["recipient_id"] == row["id"]]
+def export_row(row: dict, contact: dict[str, Any], own: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of the export: `row` of the status and `own` events, with times as local aware datetimes."""
     sent = [e["at"] for e in own if e["kind"] == INVITATION and e["state"] == SENT]
     replied_at = moment(row["answered_at"])
     moments = [t for t in (*(moment(e["at"]) for e in own), replied_at) if t is not None]

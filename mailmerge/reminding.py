@@ -44,7 +44,7 @@ def plan_reminders(
     """A reminder for every invitee who has not answered, once everything is validated."""
     interval = interval_of(min_interval)
     now = now or datetime.now(UTC)
-    ready = checked(folder, only=only, ledger_file=ledger_file)
+    ready = checked(folder, only=only, ledger_file=ledger_file, reminders=True)
     rows = {row["id"]: row for row in status(folder, ledger_file=ready.ledger_path).rows}
     messages = ledger_messages(ready.ledger_path, ready.campaign.slug)
     planned, left_out = [], []

@@ -87,10 +87,16 @@ class Checked:
 
 
 def checked(
-    folder: Path, *, only: Iterable[str] = (), skip_invalid: bool = False, ledger_file: Path | None = None
+    folder: Path,
+    *,
+    only: Iterable[str] = (),
+    skip_invalid: bool = False,
+    ledger_file: Path | None = None,
+    reminders: bool = False,
 ) -> Checked:
-    """Validate everything and fill every template (and lay out one PDF) for every chosen recipient; raise
-    before anything can be sent if any of it fails."""
+    """Validate everything and fill every template (and lay out one PDF) for every chosen recipient, the
+    reminder's templates too when it may send `reminders`; raise before anything can be sent if any of it
+    fails."""
     campaign = load_campaign(folder)
     reading = campaign_recipients(campaign)
     if reading.problems and not skip_invalid:
@@ -99,7 +105,8 @@ def checked(
     composer = Composer(campaign)
     for number, recipient in enumerate(recipients):
         composer.renderer.render(recipient, with_pdf=number == 0)
-        composer.renderer.render(recipient, with_pdf=False, reminder=1)
+        if reminders:
+            composer.renderer.render(recipient, with_pdf=False, reminder=1)
     return Checked(campaign, recipients, reading.problems, ledger_file or campaign.ledger_file)
 
 
@@ -114,7 +121,7 @@ def plan_send(
 ) -> SendPlan:
     """Who still needs the invitation (or, with `resend_unknown`, every message in doubt: an invitation
     or a reminder), once everything is validated."""
-    ready = checked(folder, only=only, skip_invalid=skip_invalid, ledger_file=ledger_file)
+    ready = checked(folder, only=only, skip_invalid=skip_invalid, ledger_file=ledger_file, reminders=resend_unknown)
     slug = ready.campaign.slug
     messages = ledger_messages(ready.ledger_path, slug)
     states = {m["recipient_id"]: m["state"] for m in messages if m["kind"] == INVITATION}
