@@ -4,7 +4,7 @@ The rows are those of `tracking.status`, with each invitee's CC and phone as the
 recipients file's for those not sent to yet) and the times of their invitation's send and of the last event
 from the ledger: an export needs no recipients file once the invitations went out. What people read (headers, the
 labels of state and answer codes) comes from the caller as `Labels`: this module prints nothing and
-translates nothing. Files are written whole to a temporary file beside the target, then moved over it.
+translates nothing; `outputs.save` writes the files.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,6 +78,7 @@ class Export:
     generated_at: datetime
     rows: list[dict[str, Any]]
     events: list[dict[str, Any]]
+    status: tracking.StatusReport  # what `status` says of everyone: its totals are the export's
 
 
 def collect(
@@ -99,7 +98,7 @@ def collect(
     for event in events:
         by_recipient.setdefault(event["recipient_id"], []).append(event)
     exported = [export_row(row, contacts.get(row["id"], {}), by_recipient.get(row["id"], [])) for row in rows]
-    return Export(report.campaign, report.generated_at, exported, events)
+    return Export(report.campaign, report.generated_at, exported, events, report)
 
 
 def check_groups(groups: Iterable[str], rows: list[dict]) -> None:
@@ -241,26 +240,6 @@ def totals(export: Export) -> tuple[list[str], list[str], dict[str, Counter[str]
         counts = groups.setdefault(row["group"], Counter())
         counts.update([f"state:{row['state']}", "recipients"] + ([f"answer:{row['answer']}"] if row["answer"] else []))
     return states, answers, groups
-
-
-def save(path: Path, data: bytes, *, force: bool = False) -> None:
-    """`data` in `path`, whole or not at all: an existing file is replaced only with `force`."""
-    if path.exists() and not force:
-        # TRANSLATORS: {path} is the file `mailmerge export -o` was to write
-        message = _("{path} already exists; add `--force` to replace it")
-        raise MailmergeError(message.format(path=path))
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except OSError as error:
-        with contextlib.suppress(NameError, OSError):
-            os.unlink(temporary)
-        # TRANSLATORS: {path} is the file `mailmerge export -o` was to write; {reason} is the system's error
-        message = _("cannot write {path}: {reason}")
-        raise MailmergeError(message.format(path=path, reason=error.strerror or error)) from None
 
 
 def to_xlsx(export: Export, labels: Labels) -> bytes:

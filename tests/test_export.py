@@ -203,16 +203,22 @@ def test_state_and_group_choose_the_rows(answered):
     assert unknown.exit_code == 1 and "no group Không có; groups: Thành phố, Thường trực Quận ủy" in unknown.output
 
 
-def test_an_existing_file_is_kept_without_force_and_replaced_whole_with_it(answered, tmp_path):
+def test_a_file_not_ours_is_kept_without_force_and_our_own_unchanged_one_is_replaced(answered, tmp_path):
     target = tmp_path / "status.csv"
     target.write_bytes(b"kept")
     refused = run("export", "-o", target, "--campaign", answered)
-    assert refused.exit_code == 1 and "already exists; add `--force` to replace it" in refused.output
+    assert refused.exit_code == 1 and "is not a file mailmerge wrote (or it was changed since)" in refused.output
     assert target.read_bytes() == b"kept"
     replaced = run("export", "-o", target, "--force", "--lang", "en", "--campaign", answered)
     assert replaced.exit_code == 0, replaced.output
     assert table(target.read_bytes())[0] == HEADERS_EN
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".status.csv")) == []
+    again = run("export", "-o", target, "--campaign", answered)  # ours, unchanged: refreshed without --force
+    assert again.exit_code == 0, again.output
+    assert table(target.read_bytes())[0] == HEADERS_VI
+    target.write_bytes(target.read_bytes() + b"ghi chu cua van phong\r\n")
+    edited = run("export", "-o", target, "--campaign", answered)
+    assert edited.exit_code == 1 and target.read_bytes().endswith(b"ghi chu cua van phong\r\n")
 
 
 def test_xlsx_needs_a_file_and_an_unknown_extension_needs_a_format(answered, tmp_path):

@@ -12,12 +12,16 @@ from typing import Annotated
 import typer
 
 from .. import export as exporting
+from .. import outputs
+from ..campaign import load_campaign
 from ..errors import MailmergeError
 from ..i18n import _, current_language, ngettext, pgettext, use_language
 from ..ledger.schema import COPIED, INVITATION, NOT_COPIED, REFUSED, reminder_number
 from ..vntext import name_key
 from .app import CampaignOption, LedgerOption, app, out, reporting
 from .labels import answer_label, state_labels
+
+FORCE_HELP = _("Replace the file even if mailmerge did not write it or it was changed since.")
 
 
 class Format(StrEnum):
@@ -81,13 +85,10 @@ def export(
             ),
         ),
     ] = Order.order,
-    force: Annotated[bool, typer.Option("--force", help=_("Replace the file if it exists."))] = False,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
     with reporting():
         chosen = chosen_format(file_format, output)
-        if output is not None and output.exists() and not force:
-            # TRANSLATORS: {path} is the file `mailmerge export -o` was to write
-            raise MailmergeError(_("{path} already exists; add `--force` to replace it").format(path=output))
         data = exporting.collect(campaign, ledger_file=ledger, states=state or (), groups=group or ())
         if sort == Order.name:
             data.rows.sort(key=lambda row: name_key(row["name"]))
@@ -96,7 +97,7 @@ def export(
         if output is None:
             typer.echo(content, nl=False)
             return
-        exporting.save(output, content, force=force)
+        outputs.save(output, content, ledger_file=ledger or load_campaign(campaign).ledger_file, force=force)
     count = len(data.rows)
     # TRANSLATORS: after `mailmerge export -o FILE`; {path} is the file
     message = ngettext("{count} recipient written to {path}.", "{count} recipients written to {path}.", count)

@@ -32,6 +32,7 @@ from .schema import (
     migrations,
 )
 from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
+from .written import WrittenFiles
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Ledger:
                 migrations.apply(self.db)
                 self._probe_write()
             self.mail = MailRecords(self.db, path, self.now)
+            self.written = WrittenFiles(self.db, path, self.now)
         except (sqlite3.Error, OSError) as error:
             raise ledger_error(path, folder_error(path) or error) from None
 

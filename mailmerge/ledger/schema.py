@@ -165,3 +165,10 @@ def m003_identity(db: Database) -> None:
     from the per-computer key file of earlier releases."""
     db.execute("ALTER TABLE campaigns ADD COLUMN identity TEXT")
     db["token_key"].create({"id": int, "key": bytes, "origin": str, "created_at": str}, pk="id")
+
+
+@migrations()
+def m004_written_files(db: Database) -> None:
+    """The files `export` and `report` wrote, by path, with the sha256 of what was written: such a file is
+    replaced without `--force` only while it is unchanged."""
+    db["written_files"].create({"path": str, "sha256": str, "size": int, "written_at": str}, pk="path")
