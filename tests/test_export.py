@@ -247,3 +247,10 @@ def test_the_export_comes_from_the_ledger_without_the_recipients_file(answered):
     rows = json.loads(result.stdout_bytes)["recipients"]
     assert len(rows) == 5 and rows[0]["phone"] == PHONE and rows[0]["cc"] == ["vanphong@mttq-tphcm.example"]
     assert rows[0]["answer"] == "attending" and rows[2]["state"] == "bounced"
+
+
+def test_a_relative_ledger_path_is_read(answered, monkeypatch):
+    monkeypatch.chdir(answered)
+    result = run("export", "--format", "json", "--ledger", "ledger.db", "--campaign", ".")
+    assert result.exit_code == 0, result.output
+    assert [row["answer"] for row in json.loads(result.stdout_bytes)["recipients"][:2]] == ["attending", "declined"]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..campaign import seed_folder
 from ..demo import run_demo
 from ..i18n import _, ngettext
 from .app import (
@@ -16,6 +17,7 @@ from .app import (
 )
 from .deliver import print_send_result, progress_updater, send_progress
 from .interrupts import SendTracker, ctrl_c
+from .report import print_written, write_report
 from .status import print_status
 
 
@@ -56,3 +58,6 @@ def demo(
             ledger=out_dir / "ledger.db",
         )
     )
+    with reporting():
+        pages = write_report(seed_folder(), out_dir / "ledger.db", out_dir / "report.pdf", lang="vi", force=True)
+    print_written(out_dir / "report.pdf", pages)

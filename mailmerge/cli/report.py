@@ -41,15 +41,25 @@ def report(
     lang: Annotated[Language, typer.Option("--lang", help=_("Language of the report."))] = Language.vi,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
+    target = output or campaign / DEFAULT_NAME
     with reporting():
-        target = output or campaign / DEFAULT_NAME
         if target.suffix.lower() != ".pdf":
             # TRANSLATORS: {path} is the file given to `mailmerge report -o`
             raise MailmergeError(_("{path}: the report is a PDF; give a file name ending in .pdf").format(path=target))
-        with language(lang.value):
-            html, settings = reporting_pdf.build_html(campaign, labels(), ledger_file=ledger)
-        pdf, pages = reporting_pdf.to_pdf(html, settings)
-        outputs.save(target, pdf, ledger_file=ledger or settings.ledger_file, force=force)
+        pages = write_report(campaign, ledger, target, lang=lang.value, force=force)
+    print_written(target, pages)
+
+
+def write_report(campaign: Path, ledger: Path | None, target: Path, *, lang: str, force: bool) -> int:
+    """The report of the campaign in `target`; returns its number of pages."""
+    with language(lang):
+        html, settings = reporting_pdf.build_html(campaign, labels(), ledger_file=ledger)
+    pdf, pages = reporting_pdf.to_pdf(html, settings)
+    outputs.save(target, pdf, ledger_file=ledger or settings.ledger_file, force=force)
+    return pages
+
+
+def print_written(target: Path, pages: int) -> None:
     # TRANSLATORS: after `mailmerge report`: {path} is the PDF written, {count} its number of pages
     message = ngettext("Report written to {path} ({count} page).", "Report written to {path} ({count} pages).", pages)
     out.print(message.format(path=target, count=pages))

@@ -126,9 +126,10 @@ def reader_connection(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         # TRANSLATORS: {path} is where the ledger file (ledger.db) should be.
         raise LedgerError(_("no ledger at {path}").format(path=path))
+    uri = path.absolute().as_uri()  # `--ledger ledger.db` is relative
     try:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return connection
     except sqlite3.OperationalError:
-        return sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True)
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
