@@ -9,9 +9,11 @@ import re
 import subprocess
 from pathlib import Path
 
+import openpyxl
 import pdfplumber
 import pytest
 
+from . import mail_factory as mail
 from .campaign_files import set_table
 from .followup_fixtures import run, status, write
 
@@ -141,9 +143,10 @@ def test_our_own_report_is_replaced_but_an_edited_one_needs_force(answered, tmp_
 
 
 @pytest.fixture
-def many_attending(campaign_dir: Path, smtp) -> Path:
-    """The seed's 65 invitees, sent text-only; 50 attend, #51 sends a delegate."""
-    _, server = smtp
+def many_attending(campaign_dir: Path, smtp, tmp_path: Path) -> Path:
+    """The seed's 65 invitees, sent text-only; 50 attend, #51 sends a delegate, #52 declines, #60's
+    invitation bounced (a mailbox full, read back from a Postfix DSN), #61 replied unclearly."""
+    handler, server = smtp
     set_table(campaign_dir, "smtp", {"host": "127.0.0.1", "port": server.port, "security": "none", "timeout": 2})
     toml = campaign_dir / "campaign.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("[campaign]\n", "[campaign]\nattach_pdf = false\n", 1))
@@ -152,6 +155,14 @@ def many_attending(campaign_dir: Path, smtp) -> Path:
     for number in range(1, 51):
         assert run("mark", str(number), "--attending", "--campaign", campaign_dir).exit_code == 0
     assert run("mark", "51", "--delegate", "Trần Văn Bảy", "--campaign", campaign_dir).exit_code == 0
+    assert run("mark", "52", "--declined", "--campaign", campaign_dir).exit_code == 0
+    received = {message.envelope_to[0]: message.data for message in handler.received}
+    addresses = {row["id"]: row["email"] for row in status(campaign_dir)["recipients"]}
+    back = {
+        "60.eml": mail.postfix_bounce(received[addresses["60"]], addresses["60"], status="5.2.2"),
+        "61.eml": mail.reply(received[addresses["61"]], "Đã nhận được giấy mời."),
+    }
+    assert run("replies", "import", write(tmp_path / "back", back), "--campaign", campaign_dir).exit_code == 0
     return campaign_dir
 
 
@@ -170,3 +181,39 @@ def test_the_sign_in_sheet_runs_over_pages_in_protocol_order_with_its_header_on_
     assert [row[1] for row in numbered[:50]] == [row["name"] for row in coming[:50]]
     assert numbered[50][1].startswith("Trần Văn Bảy dự thay")
     assert [flat(page).split()[0] for page in pages[1:]] == [str(n) for n in range(2, len(pages) + 1)]
+
+
+def test_report_export_and_status_agree_to_the_last_number(many_attending, tmp_path):
+    """Per group: invited, sent, bounced, attending, delegate, declined, no answer yet; as `status --json`
+    says them, as the report prints them, and as the XLSX's totals sheet counts them."""
+    expected: dict[str, list[int]] = {}
+    for row in status(many_attending)["recipients"]:
+        counts = expected.setdefault(row["group"], [0] * 7)
+        answer, went_out = row["answer"], row["state"] in ("sent", "unknown") and row["delivery"] != "bounced"
+        coming = [answer == "attending", answer == "delegate", answer == "declined"]
+        awaiting = went_out and answer not in ("attending", "delegate", "declined")
+        for index, value in enumerate([1, row["state"] == "sent", row["delivery"] == "bounced", *coming, awaiting]):
+            counts[index] += value
+    assert sum(counts[6] for counts in expected.values()) == 12  # #53-#59, #61-#65: #61 was unclear
+    pages = report(many_attending, tmp_path / "bao-cao.pdf")
+    groups = tables(pages[0])[0]
+    printed = {row[0]: [int(cell) for cell in row[1:]] for row in groups[1:-1]}
+    assert printed == expected
+    assert groups[-1][1:] == [str(sum(column)) for column in zip(*expected.values(), strict=True)]
+    first = flat(pages[0])
+    assert " trong đó bị trả lại 1 " in first and " Trả lời chưa rõ ý 1 " in first and " Dự kiến có mặt 51 " in first
+    awaiting = [row for page in pages[1:] for table in tables(page) for row in table[1:] if row[0] in ("53", "61")]
+    assert len(awaiting) == 2 and awaiting[1][5].startswith("chưa rõ ý")
+    reached = [row for page in pages[1:] for table in tables(page) for row in table[1:] if row[0] == "60"]
+    assert reached[0][4].startswith("hộp thư đã đầy (5.2.2")
+    target = tmp_path / "tinh-trang.xlsx"
+    assert run("export", "-o", target, "--lang", "en", "--campaign", many_attending).exit_code == 0
+    header, *rows = [[cell.value for cell in row] for row in openpyxl.load_workbook(target)["Totals"].iter_rows()]
+    for row in rows[:-1]:
+        by_column = dict(zip(header, row, strict=True))
+        counts = expected[row[0]]
+        assert [by_column["Recipients"], by_column.get("attending", 0), by_column.get("declined", 0)] == [
+            counts[0],
+            counts[3],
+            counts[5],
+        ]
