@@ -30,7 +30,7 @@ def prepared(message: int) -> Prepared:
 
 
 def test_schema_is_versioned_and_a_newer_ledger_is_refused(ledger, tmp_path):
-    assert ledger.schema_version == 3
+    assert ledger.schema_version == 4
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         db.execute(
             "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES "
@@ -62,9 +62,10 @@ def test_a_ledger_of_the_previous_release_is_migrated_and_keeps_its_history(tmp_
     old["events"].insert({"message": 1, "at": "t", "state": "sent", "code": 250, "reply": "ok"})
     old.close()
     ledger = Ledger(tmp_path / "ledger.db")
-    assert ledger.schema_version == 3
+    assert ledger.schema_version == 4
     assert [row["state"] for row in ledger.db["events"].rows] == ["sent"]
     assert "mail" in ledger.db["events"].columns_dict and ledger.db["mail"].exists()
+    assert ledger.db["written_files"].exists()
     assert ledger.stored_key() is None  # taken over from this computer's key file when first needed
     ledger.close()
 
