@@ -18,7 +18,6 @@ from .errors import Problem
 from .i18n import _, ngettext
 from .merge import Composer, load, select
 from .models import Campaign, Recipient
-from .render import embedded_fonts
 
 PREFERRED_FONTS = ("TimesNewRoman", "Times New Roman", "Tinos", "LiberationSerif", "Liberation Serif")
 NOTICE_WORKING_DAYS = 3  # Decision 45/2018/QĐ-TTg: invitations at least 3 working days ahead
@@ -42,6 +41,8 @@ def check(
     folder: Path, *, today: date | None = None, on_rendered: Callable[[Recipient], None] | None = None
 ) -> CheckReport:
     """Load and render everything (PDFs included) without sending; raise on the first real problem."""
+    from .render import embedded_fonts  # pypdf, with WeasyPrint: only `check` needs them
+
     loaded = load(folder)
     composer = Composer(loaded.campaign)
     # TRANSLATORS: in the table of groups that `mailmerge check` shows, for recipients without a group.

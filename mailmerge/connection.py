@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-
-import aiosmtplib
+from typing import TYPE_CHECKING
 
 from .errors import SendError
 from .i18n import _
 from .models import ServerSettings
+
+if TYPE_CHECKING:  # imported where a connection is opened: commands that send nothing start without it
+    import aiosmtplib
 
 KEYRING_SERVICE = "mailmerge-smtp"
 PASSWORD_ENV = "MAILMERGE_SMTP_PASSWORD"
@@ -45,6 +47,8 @@ def ehlo_name(settings: ServerSettings) -> str:
 
 async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.SMTP:
     """An open, authenticated connection, or a `SendError` saying what is wrong and what to do."""
+    import aiosmtplib
+
     if settings.username and settings.security == "none" and not settings.allow_plaintext_auth:
         # TRANSLATORS: {username} is the SMTP login, {server} is host:port. security = "starttls", "tls",
         # allow_plaintext_auth = true and [smtp] are settings of campaign.toml: keep them as they are.
@@ -82,6 +86,8 @@ async def connect(settings: ServerSettings, password: str | None) -> aiosmtplib.
 
 
 def connect_error(settings: ServerSettings, error: aiosmtplib.SMTPException | OSError) -> SendError:
+    import aiosmtplib
+
     if (cert_error := certificate_error(error)) is not None:
         # TRANSLATORS: {server} is host:port; {reason} is OpenSSL's reason, in English (e.g. "self-signed
         # certificate"). ca_file and [smtp] are settings of campaign.toml: keep them as they are.
@@ -147,6 +153,8 @@ def certificate_error(error: BaseException | None) -> ssl.SSLCertVerificationErr
 
 
 async def quit_quietly(smtp: aiosmtplib.SMTP) -> None:
+    import aiosmtplib
+
     if smtp.is_connected:
         try:
             await smtp.quit()

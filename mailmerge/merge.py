@@ -18,7 +18,6 @@ from .ledger import Ledger
 from .ledger.schema import INVITATION, reminder_number
 from .models import Campaign, Letter, Recipient
 from .recipients import Reading, read_recipients
-from .render import Renderer
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,8 @@ class Composer:
 
     def __init__(self, campaign: Campaign, key: bytes | None = None):
         self.campaign = campaign
+        from .render import Renderer  # WeasyPrint: only commands that lay out letters load it
+
         self.renderer = Renderer(campaign)
         self.key = key if key is not None else campaign_key(campaign)
 

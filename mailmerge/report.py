@@ -25,10 +25,9 @@ from .campaign import load_campaign
 from .chart import Bar, bar_chart
 from .i18n import _, current_language, pgettext
 from .ledger import DEFERRED, FAILED, QUEUED, SENT, UNKNOWN
-from .ledger.schema import ATTENDING, AUTO_REPLY, BOUNCED, DECLINED, DELAYED, DELEGATE, UNCLEAR
+from .ledger.schema import ATTENDING, AUTO_REPLY, BOUNCED, DECLINED, DELAYED, DELEGATE, INVALID, NEW, UNCLEAR
 from .models import Campaign
 from .templating import doc_number
-from .tracking import INVALID, NEW
 from .vntext import vn_date, vn_time, vn_weekday
 
 LAYOUTS = Path(__file__).parent / "layouts"

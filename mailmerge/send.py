@@ -16,8 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-
-import aiosmtplib
+from typing import TYPE_CHECKING
 
 from .connection import connect, quit_quietly, where
 from .errors import SendError
@@ -25,6 +24,9 @@ from .i18n import N_, ngettext
 from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Ledger
 from .models import SendSettings, ServerSettings
 from .transaction import Attempt, Outcome, Outgoing, cut_short, explained, transmit
+
+if TYPE_CHECKING:
+    import aiosmtplib
 
 
 @dataclass(frozen=True)

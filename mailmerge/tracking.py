@@ -15,12 +15,9 @@ from .errors import LedgerError, MailmergeError, Problem
 from .followup import FollowUp, follow_up
 from .i18n import _
 from .ledger import INVITATION, SENT, STATES, UNKNOWN, Ledger
-from .ledger.schema import ANSWERS, DELEGATE
+from .ledger.schema import ANSWERS, DELEGATE, INVALID, NEW
 from .merge import campaign_recipients
 from .recipients import RejectedRow
-
-NEW = "new"  # in the recipients file, not yet in the ledger
-INVALID = "invalid"  # in the recipients file with problems: `send --skip-invalid` left it out
 
 
 @dataclass

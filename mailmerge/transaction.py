@@ -6,12 +6,15 @@ the message and return only its headers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import aiosmtplib
-from aiosmtplib import SMTPRecipientRefused, SMTPResponseException
+from typing import TYPE_CHECKING
 
 from .i18n import N_, _
-from .ledger import DEFERRED, FAILED, SENT, UNKNOWN, Prepared
+from .ledger import DEFERRED, FAILED, SENT, UNKNOWN
+
+if TYPE_CHECKING:  # imported where a message is sent: commands that send nothing start without it
+    import aiosmtplib
+
+    from .ledger import Prepared
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ async def transmit(smtp: aiosmtplib.SMTP, attempt: Attempt) -> Outcome:
 
     Only a connection lost or timed out *during DATA* leaves the outcome unknown: before that the
     server cannot have accepted the message."""
+    import aiosmtplib
+    from aiosmtplib import SMTPRecipientRefused, SMTPResponseException
+
     out = attempt.out
     attempt.stage = "MAIL FROM"
     dsn = smtp.supports_extension("dsn")
@@ -169,6 +175,8 @@ def cut_short(attempt: Attempt) -> Outcome:
 
 async def reset(smtp: aiosmtplib.SMTP) -> None:
     """End the failed transaction so the connection can carry the next message."""
+    import aiosmtplib
+
     try:
         await smtp.rset()
     except (aiosmtplib.SMTPException, OSError):

@@ -43,7 +43,7 @@ def test_schema_is_versioned_and_a_newer_ledger_is_refused(ledger, tmp_path):
 def test_a_ledger_of_the_previous_release_is_migrated_and_keeps_its_history(tmp_path, seed_recipients):
     from sqlite_utils import Database
 
-    from mailmerge.ledger.schema import migrations
+    from mailmerge.ledger.migrations import migrations
 
     old = Database(tmp_path / "ledger.db")
     migrations.apply(old, stop_before="m002_mail")

@@ -19,12 +19,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from .. import sending
 from ..errors import LedgerError
 from ..i18n import _, ngettext
 from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
-from ..send import Policy
-from ..transaction import Invitee, Outcome, Outgoing
 from .app import (
     CampaignOption,
     ConnectionsOption,
@@ -43,8 +40,10 @@ from .app import (
 from .interrupts import EXIT_CODE, SendTracker, by_id, ctrl_c, invitee_line
 from .prepare import servers_ready
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the sending code (aiosmtplib, the ledger) is loaded by the commands that send
+    from .. import sending
     from ..sentfolder import Copies
+    from ..transaction import Invitee, Outcome, Outgoing
 
 
 class OutcomesColumn(ProgressColumn):
@@ -82,6 +81,8 @@ def send_progress() -> Progress:
 
 def confirmation(plan: sending.SendPlan) -> str:
     """The question asked before sending: how many of what, from whom, through which server."""
+    from .. import sending
+
     campaign, smtp = plan.campaign, plan.campaign.smtp
     if plan.purpose == sending.REMIND:
         # TRANSLATORS: asked before `mailmerge resend --non-responders`; {security} is starttls, tls or none
@@ -125,6 +126,8 @@ def confirmation(plan: sending.SendPlan) -> str:
 
 def again(plan: sending.SendPlan) -> str:
     """The command that sends what this run leaves queued or deferred."""
+    from .. import sending
+
     return "mailmerge resend --non-responders" if plan.purpose == sending.REMIND else "mailmerge send"
 
 
@@ -132,6 +135,9 @@ def run_send(plan: sending.SendPlan, *, yes: bool, connections: int, rate: float
     """Get the password, check the servers, confirm, send with a progress bar and print the summary. The exit
     code: 0, 1 if a server cannot carry the emails or the user said no, 2 if anything is left to send or in
     doubt (from any run), 130 if Ctrl-C stopped it."""
+    from .. import sending
+    from ..send import Policy
+
     smtp = plan.campaign.smtp
     if plan.count == 0:
         # TRANSLATORS: {states} is a list of counts by state, "5 sent, 1 unknown"
@@ -350,6 +356,8 @@ def send(
         ),
     ] = False,
 ) -> None:
+    from .. import sending
+
     with reporting():
         plan = sending.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid, ledger_file=ledger)
         for problem in plan.skipped:

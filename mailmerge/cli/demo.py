@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ..campaign import seed_folder
-from ..demo import run_demo
 from ..i18n import _, ngettext
 from .app import (
     app,
@@ -29,6 +28,8 @@ def demo(
         Path, typer.Option("--out", metavar="DIR", help=_("Where to leave the received emails, PDFs and ledger."))
     ] = Path("demo-output"),
 ) -> None:
+    from ..demo import run_demo  # the SMTP sink (aiosmtpd) and the sending code
+
     tracker = SendTracker()
     ctrl_c.last_words = tracker.last_words
     with reporting(), send_progress() as bar:

@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import export as exporting
-from .. import outputs
 from ..campaign import load_campaign
 from ..errors import MailmergeError
 from ..i18n import _, current_language, ngettext, pgettext, use_language
@@ -20,6 +18,9 @@ from ..ledger.schema import COPIED, INVITATION, NOT_COPIED, REFUSED, reminder_nu
 from ..vntext import name_key
 from .app import CampaignOption, LedgerOption, app, out, reporting
 from .labels import answer_label, state_labels
+
+if TYPE_CHECKING:  # the ledger (SQLite) and the writers: loaded when the command runs
+    from .. import export as exporting
 
 FORCE_HELP = _("Replace the file even if mailmerge did not write it or it was changed since.")
 
@@ -87,6 +88,9 @@ def export(
     ] = Order.order,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
 ) -> None:
+    from .. import export as exporting
+    from .. import outputs
+
     with reporting():
         chosen = chosen_format(file_format, output)
         data = exporting.collect(campaign, ledger_file=ledger, states=state or (), groups=group or ())
@@ -110,18 +114,20 @@ def chosen_format(given: Format | None, output: Path | None) -> str:
         chosen = given.value
     elif output is not None:
         chosen = output.suffix.lower().lstrip(".")
-        if chosen not in exporting.FORMATS:
+        if chosen not in {known.value for known in Format}:
             # TRANSLATORS: {path} is the file given to -o; csv, xlsx and json are typed as they are
             message = _("cannot tell the format of {path} from its extension: add `--format csv`, `xlsx` or `json`")
             raise MailmergeError(message.format(path=output))
     else:
-        chosen = exporting.CSV
-    if chosen == exporting.XLSX and output is None:
+        chosen = Format.csv.value
+    if chosen == Format.xlsx and output is None:
         raise MailmergeError(_("an XLSX file cannot go to the screen: add `-o FILE.xlsx`"))
     return chosen
 
 
 def render(data: exporting.Export, chosen: str) -> bytes:
+    from .. import export as exporting
+
     if chosen == exporting.JSON:
         return exporting.to_json(data)
     if chosen == exporting.XLSX:
@@ -149,6 +155,8 @@ def language(code: str) -> Iterator[None]:
 
 def labels() -> exporting.Labels:
     """The headers and labels in the current language (the file's)."""
+    from .. import export as exporting
+
     return exporting.Labels(headers(), code_label, sheet_names(), totals_names(), event_headers())
 
 

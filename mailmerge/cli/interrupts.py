@@ -27,11 +27,13 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..i18n import _, ngettext
 from ..ledger import SENT, UNKNOWN
-from ..transaction import Invitee, Outcome, Outgoing
+
+if TYPE_CHECKING:
+    from ..transaction import Invitee, Outcome, Outgoing
 
 EXIT_CODE = 130  # 128 + SIGINT: what a shell reports for a command ended by Ctrl-C
 Result = TypeVar("Result")

@@ -10,8 +10,19 @@ from __future__ import annotations
 from ..followup import DELIVERED
 from ..i18n import pgettext
 from ..ledger import DEFERRED, FAILED, QUEUED, SENDING, SENT, UNKNOWN
-from ..ledger.schema import ATTENDING, AUTO_REPLY, BOUNCED, DECLINED, DELAYED, DELEGATE, NO_ANSWER, REPLIED, UNCLEAR
-from ..tracking import INVALID, NEW
+from ..ledger.schema import (
+    ATTENDING,
+    AUTO_REPLY,
+    BOUNCED,
+    DECLINED,
+    DELAYED,
+    DELEGATE,
+    INVALID,
+    NEW,
+    NO_ANSWER,
+    REPLIED,
+    UNCLEAR,
+)
 
 
 def state_labels() -> dict[str, str]:

@@ -11,11 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .. import checking, probe
 from ..campaign import load_campaign
 from ..i18n import _, ngettext
 from ..models import Campaign, Recipient, ServerSettings
-from ..scaffold import init_campaign
 from .app import (
     CampaignOption,
     app,
@@ -29,6 +27,7 @@ from .app import (
 )
 
 if TYPE_CHECKING:
+    from .. import checking, probe
     from ..sending import SendPlan
 
 
@@ -49,6 +48,8 @@ def init(
     ] = None,
 ) -> None:
     with reporting():
+        from ..scaffold import init_campaign
+
         written = init_campaign(folder, source)
         for path in written:
             # TRANSLATORS: one line per file `mailmerge init` wrote
@@ -90,6 +91,8 @@ def doctor(campaign: CampaignOption = Path(".")) -> None:
 
 def run_check(folder: Path, *, servers: bool, command: str) -> None:
     """`check`, and with `servers` the mail servers too (the passwords are asked first); exit 1 on a problem."""
+    from .. import checking  # the letters' layout (WeasyPrint): loaded by the commands that need it
+
     problems = 0
     with reporting():
         campaign = load_campaign(folder) if servers else None
@@ -166,6 +169,8 @@ def preview(
 ) -> None:
     if png and not shutil.which("pdftoppm"):
         err.print(_("Warning: pdftoppm is not installed (Debian: poppler-utils); no PNG will be written."))
+    from .. import checking
+
     with reporting(), progress_bar() as bar:
         task = bar.add_task(_("Writing previews"), total=None)
         written = checking.preview(
@@ -194,6 +199,7 @@ def check_servers(
     campaign: Campaign, recipients: list[Recipient], smtp_password: str | None, imap_password: str | None
 ) -> int:
     """Print what the servers offer for this campaign, and their problems; the number of problems."""
+    from .. import probe  # the SMTP and IMAP clients: loaded when the servers are checked
     from ..sending import Planned
 
     with progress_bar() as bar:
@@ -217,6 +223,8 @@ def check_servers(
 def servers_ready(plan: SendPlan, password: str | None) -> bool:
     """Before `send` asks to go ahead: False, with the problems printed, if the SMTP server cannot carry the
     plan's emails. The mailbox is looked at when its password is stored; a problem there is only a warning."""
+    from .. import probe
+
     campaign = plan.campaign
     with progress_bar() as bar:
         task = bar.add_task(_("Checking the mail servers"), total=None)
@@ -242,6 +250,7 @@ def servers_ready(plan: SendPlan, password: str | None) -> bool:
 def stored_mailbox_check(campaign: Campaign) -> probe.ImapReport | None:
     """The [imap] mailbox checked with its stored password; None without [imap] or a stored password
     (`send` never asks for one)."""
+    from .. import probe
     from ..inbox import stored_password
 
     if campaign.imap is None:
@@ -331,17 +340,19 @@ def encryption_line(settings: ServerSettings) -> tuple[str, str] | None:
 
 def size_line(report: probe.SmtpReport) -> tuple[str, str] | None:
     """The server's size limit against the largest email; one over it is a problem of its own."""
+    from ..probe import size_text
+
     limit, largest = report.size_limit, report.largest
     if limit is None:
         return NOT_OFFERED, _("SIZE: no size limit announced.")
     if largest is None:
         # TRANSLATORS: {limit} is a size such as "32.0 MB"
-        return OK, _("SIZE: at most {limit} per email.").format(limit=probe.size_text(limit))
+        return OK, _("SIZE: at most {limit} per email.").format(limit=size_text(limit))
     if largest.size > limit:
         return None
     # TRANSLATORS: {limit} and {size} are sizes such as "32.0 MB" and "35.2 KB"
     message = _("SIZE: at most {limit} per email; the largest email of this campaign is {size}.")
-    return OK, message.format(limit=probe.size_text(limit), size=probe.size_text(largest.size))
+    return OK, message.format(limit=size_text(limit), size=size_text(largest.size))
 
 
 def print_imap(report: probe.ImapReport) -> None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import replies as use_case
 from ..i18n import _, ngettext
 from ..ledger.schema import ATTENDING, DECLINED, DELEGATE
 from .app import CampaignOption, app, describe, err, imap_password, out, progress_bar, reporting
 from .labels import answer_label
 from .status import local_time, print_unmatched
+
+if TYPE_CHECKING:
+    from .. import replies as use_case
 
 replies_app = typer.Typer(
     help=_("Read replies and bounces back from the sender's mailbox, and list them."), no_args_is_help=True
@@ -33,6 +35,8 @@ def fetch(
         bool, typer.Option("--watch", help=_("Keep going: wait for new mail (IMAP IDLE) until Ctrl-C."))
     ] = False,
 ) -> None:
+    from .. import replies as use_case  # the mail parsers and classifiers, loaded when a command runs
+
     with reporting():
         settings = use_case.imap_settings(campaign)
         password = imap_password(settings)
@@ -59,6 +63,8 @@ def import_(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help=_("Files or folders to read."), exists=True)],
     campaign: CampaignOption = Path("."),
 ) -> None:
+    from .. import replies as use_case
+
     with reporting(), progress_bar() as bar:
         task = bar.add_task(_("Reading mail"), total=None)
         summary = use_case.import_files(campaign, paths, on_message=lambda: bar.advance(task))
@@ -67,6 +73,8 @@ def import_(
 
 @replies_app.command("reclassify", help=_("Read every stored message again with today's rules."))
 def reclassify(campaign: CampaignOption = Path(".")) -> None:
+    from .. import replies as use_case
+
     with reporting(), progress_bar() as bar:
         task = bar.add_task(_("Reading mail"), total=None)
         read, changed = use_case.reclassify(campaign, on_message=lambda: bar.advance(task))
@@ -85,6 +93,8 @@ def list_(
         bool, typer.Option("--unmatched", help=_("Only the mail that is about no invitation."))
     ] = False,
 ) -> None:
+    from .. import replies as use_case
+
     with reporting():
         rows = use_case.listed(campaign, unmatched=unmatched)
     for row in rows:
@@ -144,6 +154,8 @@ def mark(
     if len(chosen) + clear != 1:
         err.print(_("Say one answer: --attending, --declined, --delegate NAME, or --clear."))
         raise typer.Exit(1)
+    from .. import replies as use_case
+
     with reporting():
         recipient = use_case.mark(campaign, who, None if clear else chosen[0], delegate=delegate, note=note)
     if clear:

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from .. import outputs
-from .. import report as reporting_pdf
 from ..errors import MailmergeError
 from ..i18n import _, ngettext
 from .app import CampaignOption, LedgerOption, app, out, reporting
@@ -52,6 +50,9 @@ def report(
 
 def write_report(campaign: Path, ledger: Path | None, target: Path, *, lang: str, force: bool) -> int:
     """The report of the campaign in `target`; returns its number of pages."""
+    from .. import outputs
+    from .. import report as reporting_pdf  # the ledger, Jinja and WeasyPrint: loaded when it runs
+
     with language(lang):
         html, settings = reporting_pdf.build_html(campaign, labels(), ledger_file=ledger)
     pdf, pages = reporting_pdf.to_pdf(html, settings)

@@ -4,12 +4,11 @@ failed sent to the corrected addresses. Whom and why come from `reminding`; the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from .. import reminding, sending
 from ..errors import InboxError, MailmergeError
 from ..i18n import _, ngettext
 from ..ledger import reminder_number
@@ -29,6 +28,9 @@ from .app import (
 from .deliver import run_send
 from .labels import answer_label, state_label
 from .status import local_time
+
+if TYPE_CHECKING:  # the sending code is loaded by the command when it runs
+    from .. import sending
 
 
 @app.command(
@@ -80,6 +82,8 @@ def resend(
     if [unknown, non_responders, failed].count(True) != 1:
         err.print(_("Say what to resend: one of --unknown, --non-responders or --failed."))
         raise typer.Exit(1)
+    from .. import reminding, sending
+
     with reporting():
         if unknown:
             settle_from_mailbox(campaign, ledger, dry_run=dry_run)
@@ -123,6 +127,8 @@ def settle_from_mailbox(folder: Path, ledger: Path | None, *, dry_run: bool) -> 
 
 def print_plan(plan: sending.SendPlan, *, dry_run: bool) -> None:
     """Who gets what; with `dry_run` also who is left out and why (else how many)."""
+    from .. import sending
+
     for planned in plan.planned:
         recipient = planned.recipient
         out.print(f"  {recipient.id:>4}  {recipient.name} <{recipient.email}>  {what(planned)}")
@@ -166,6 +172,8 @@ def what(planned: sending.Planned) -> str:
 
 def why(left: sending.LeftOut) -> str:
     """Why `resend` leaves someone out, in a sentence."""
+    from .. import reminding
+
     reason, detail = left.reason, left.detail
     if reason == reminding.NOT_SENT:
         # TRANSLATORS: {state} is the state of the invitation (new, queued, failed …)

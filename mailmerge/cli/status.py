@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.cells import cell_len
@@ -17,9 +17,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from .. import tracking
 from ..i18n import N_, _, ngettext
 from ..ledger import DEFERRED, FAILED, SENT, UNKNOWN
+from ..ledger.schema import INVALID
 from .app import (
     CampaignOption,
     LedgerOption,
@@ -29,6 +29,9 @@ from .app import (
     reporting,
 )
 from .labels import answer_label, follow_up_label, state_label
+
+if TYPE_CHECKING:
+    from .. import tracking
 
 
 @app.command(help=_("Who got what: totals by state and group, and every recipient's state and last SMTP reply."))
@@ -47,6 +50,8 @@ def status(
     ] = None,
     wide: Annotated[bool, typer.Option("--wide", help=_("Every column in full, however wide the terminal."))] = False,
 ) -> None:
+    from .. import tracking  # the ledger (SQLite) and the recipients file: loaded when the command runs
+
     with reporting():
         report = tracking.status(campaign, ledger_file=ledger, states=state or ())
     if as_json:
@@ -237,5 +242,5 @@ def local_time(iso: str | None, wide: bool = True) -> str:
 
 def styled(state: str) -> Text:
     """The label of the state code `state`, in its colour."""
-    styles = {SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow", tracking.INVALID: "red"}
+    styles = {SENT: "green", FAILED: "red", UNKNOWN: "yellow", DEFERRED: "yellow", INVALID: "red"}
     return Text(state_label(state), style=styles.get(state, ""))

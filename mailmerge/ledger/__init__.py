@@ -6,8 +6,10 @@ after a crash the ledger says exactly what is known: a message is claimed (`send
 never resent without the user's say-so.
 """
 
-from .mail import Incoming, MailResult
-from .messages import Ledger, MessageRow, Prepared
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .schema import (
     DEFERRED,
     DUE,
@@ -23,6 +25,29 @@ from .schema import (
     reminder_kind,
     reminder_number,
 )
+
+if TYPE_CHECKING:
+    from .mail import Incoming, MailResult
+    from .messages import Ledger, MessageRow, Prepared
+
+# The classes that need SQLite (sqlite-utils), loaded when first asked for: a command that only names
+# states (`mailmerge --help`, the labels) starts without them.
+LAZY = {
+    "Incoming": "mail",
+    "MailResult": "mail",
+    "Ledger": "messages",
+    "MessageRow": "messages",
+    "Prepared": "messages",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f".{LAZY[name]}", __name__), name)
+
 
 __all__ = [
     "DEFERRED",

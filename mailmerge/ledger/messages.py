@@ -17,6 +17,7 @@ from ..errors import LedgerError
 from ..i18n import _
 from ..models import Campaign, Recipient
 from .mail import MailRecords
+from .migrations import migrations
 from .schema import (
     COPIED,
     DEFERRED,
@@ -29,7 +30,6 @@ from .schema import (
     SENDING,
     SENT,
     UNKNOWN,
-    migrations,
 )
 from .storage import exclusive_lock, folder_error, guarded, ledger_error, open_reader, open_writer
 from .written import WrittenFiles
