@@ -9,7 +9,6 @@ translates nothing; `outputs.save` writes the files.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -26,7 +25,7 @@ from .errors import MailmergeError
 from .i18n import _
 from .ledger import INVITATION, SENT, Ledger
 from .ledger.schema import BOUNCED
-from .merge import campaign_recipients
+from .recipients import Reading
 
 CSV, XLSX, JSON = "csv", "xlsx", "json"
 FORMATS = (CSV, XLSX, JSON)
@@ -91,7 +90,7 @@ def collect(
     campaign = load_campaign(folder)
     path = ledger_file or campaign.ledger_file
     events, contacts = ledger_records(path, campaign.slug) if path.exists() else ([], {})
-    contacts = recipient_contacts(campaign) | contacts  # the ledger's, as sent; the file's for the others
+    contacts = recipient_contacts(report.recipients_file) | contacts  # the ledger's as sent, else the file's
     wanted = {row["id"] for row in rows}
     events = [event for event in events if event["recipient_id"] in wanted]
     by_recipient: dict[str, list[dict[str, Any]]] = {}
@@ -123,17 +122,17 @@ def ledger_records(path: Path, campaign: str) -> tuple[list[dict[str, Any]], dic
         ledger.close()
 
 
-def recipient_contacts(campaign: Any) -> dict[str, dict[str, Any]]:
-    """recipient ID -> CC addresses and phone, from the recipients file (nothing if it cannot be read)."""
+def recipient_contacts(reading: Reading | None) -> dict[str, dict[str, Any]]:
+    """recipient ID -> CC addresses and phone, from the recipients file as `status` read it (if it could)."""
+    if reading is None:
+        return {}
     contacts: dict[str, dict[str, Any]] = {}
-    with contextlib.suppress(MailmergeError):
-        reading = campaign_recipients(campaign)
-        for rejected in reading.rejected:
-            values = rejected.values
-            cc = [part.strip() for part in values.get("cc", "").replace(",", ";").split(";") if part.strip()]
-            contacts[values.get("order", "")] = {"cc": cc, "phone": values.get("phone", "")}
-        for recipient in reading.recipients:
-            contacts[recipient.id] = {"cc": list(recipient.cc), "phone": recipient.phone}
+    for rejected in reading.rejected:
+        values = rejected.values
+        cc = [part.strip() for part in values.get("cc", "").replace(",", ";").split(";") if part.strip()]
+        contacts[values.get("order", "")] = {"cc": cc, "phone": values.get("phone", "")}
+    for recipient in reading.recipients:
+        contacts[recipient.id] = {"cc": list(recipient.cc), "phone": recipient.phone}
     return contacts
 
 
@@ -243,18 +242,15 @@ def totals(export: Export) -> tuple[list[str], list[str], dict[str, Counter[str]
 
 
 def to_xlsx(export: Export, labels: Labels) -> bytes:
-    """Three sheets: the recipients, the totals by group, the ledger's events. openpyxl is imported here
-    only: the other formats do not need it."""
+    """Three sheets: the recipients, the totals by group, the ledger's events. Written by openpyxl in its
+    streaming (write-only) mode, several times faster than building the workbook in memory; openpyxl is
+    imported here only: the other formats do not need it."""
     from openpyxl import Workbook
 
-    book = Workbook()
-    recipients = book.active
-    recipients.title = labels.sheets[0]
+    book = Workbook(write_only=True)
     header = [labels.headers[key] for key in COLUMNS]
-    fill_sheet(recipients, header, [[xlsx_value(key, row[key], labels) for key in COLUMNS] for row in export.rows])
-    phone = COLUMNS.index("phone") + 1
-    for (cell,) in recipients.iter_rows(min_row=2, min_col=phone, max_col=phone):
-        cell.number_format = "@"  # text: a phone number keeps its leading zero when edited
+    rows = [[xlsx_value(key, row[key], labels) for key in COLUMNS] for row in export.rows]
+    fill_sheet(book.create_sheet(labels.sheets[0]), header, rows, text_columns={COLUMNS.index("phone")})
     fill_sheet(book.create_sheet(labels.sheets[1]), *totals_table(export, labels))
     event_header = [labels.events[key] for key in EVENT_COLUMNS]
     fill_sheet(book.create_sheet(labels.sheets[2]), event_header, [event_cells(e, labels) for e in export.events])
@@ -302,27 +298,43 @@ def event_cells(event: dict[str, Any], labels: Labels) -> list[Any]:
     ]
 
 
-def fill_sheet(sheet: Any, header: list[str], rows: list[list[Any]]) -> None:
-    """A bold, frozen header row with a filter, the rows as text where they are text, columns that fit."""
+def fill_sheet(sheet: Any, header: list[str], rows: list[list[Any]], text_columns: set[int] = frozenset()) -> None:
+    """A bold, frozen header row with a filter, columns that fit, then the rows: text stays text (never a
+    formula, whatever it starts with), times are date-time cells, `text_columns` (0-based) are formatted
+    as text so that a phone number keeps its leading zero when edited. A write-only sheet takes its
+    layout before its first row."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    sheet.append(header)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    widths = [display_width(name) for name in header]
     for values in rows:
-        sheet.append(values)
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the text starts with
-            elif isinstance(cell.value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    for index, column in enumerate(sheet.iter_cols(), start=1):
-        width = max((display_width(cell.value) for cell in column), default=8)
+        for index, value in enumerate(values):
+            widths[index] = max(widths[index], display_width(value))
+    for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 6), 60)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
+    def styled(value: Any, **style: Any) -> Any:
+        written = WriteOnlyCell(sheet, value=value)
+        for name, setting in style.items():
+            setattr(written, name, setting)
+        return written
+
+    bold = Font(bold=True)
+    sheet.append([styled(name, font=bold) for name in header])
+
+    def cell(index: int, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return styled(value, number_format="yyyy-mm-dd hh:mm:ss")
+        if index in text_columns and value is not None:
+            return styled(value, number_format="@", data_type="s")
+        if isinstance(value, str) and value.startswith("="):
+            return styled(value, data_type="s")  # openpyxl takes "=…" for a formula
+        return value
+
+    for values in rows:
+        sheet.append([cell(index, value) for index, value in enumerate(values)])
 
 
 def display_width(value: Any) -> int:

@@ -8,6 +8,7 @@ the user can fix the file in one pass. Nothing downstream ever sees an unvalidat
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -310,11 +311,20 @@ def is_whole_part(address: str, text: str) -> bool:
 
 
 def email_problem(address: str) -> str | None:
+    """Why `address` is not a valid address, in the user's language; None when it is."""
+    reason = validated(address)[1]
+    return explain(reason) if reason else None
+
+
+@functools.lru_cache(maxsize=65536)
+def validated(address: str) -> tuple[str | None, str | None]:
+    """(the address normalized, None), or (None, email-validator's English reason). Cached: each address is
+    asked about twice (its problems, then its normalized form), and a list repeats its CC addresses."""
     try:
-        validate_email(address, check_deliverability=False, test_environment=True, allow_smtputf8=False)
+        checked = validate_email(address, check_deliverability=False, test_environment=True, allow_smtputf8=False)
     except EmailNotValidError as error:
-        return explain(str(error))
-    return None
+        return None, str(error)
+    return checked.normalized, None
 
 
 # --- rules over the cleaned values ----------------------------------------------------------------------------
@@ -373,7 +383,7 @@ def make_recipient(row: Row) -> Recipient:
         position=values["position"],
         salutation=values["salutation"],
         name=values["name"],
-        email=validate_email(values["email"], check_deliverability=False, test_environment=True).normalized,
+        email=validated(values["email"])[0],  # the row has no problems: the address is valid
         cc=tuple(cc.split("; ")) if cc else (),
         phone=values.get("phone", ""),
         extra={key: value for key, value in values.items() if key not in COLUMN_ALIASES},

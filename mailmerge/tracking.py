@@ -17,7 +17,7 @@ from .i18n import _
 from .ledger import INVITATION, SENT, STATES, UNKNOWN, Ledger
 from .ledger.schema import ANSWERS, DELEGATE, INVALID, NEW
 from .merge import campaign_recipients
-from .recipients import RejectedRow
+from .recipients import Reading, RejectedRow
 
 
 @dataclass
@@ -29,6 +29,7 @@ class StatusReport:
     generated_at: datetime
     listed: tuple[str, ...] = ()  # states to list; empty: everyone
     unmatched: int = 0  # mail read back that is about nobody's invitation
+    recipients_file: Reading | None = None  # as read; None when it could not be (or is gone)
 
     @property
     def listed_rows(self) -> list[dict]:
@@ -148,13 +149,14 @@ def status(
         finally:
             ledger.close()
     invalid = []
+    reading = None
     with contextlib.suppress(MailmergeError):
         reading = campaign_recipients(campaign)
         for recipient in reading.recipients:
             rows.setdefault(recipient.id, file_row(recipient.id, recipient.as_template_data()))
         invalid = [file_row(r.values.get("order", ""), r.values, r.problems) for r in unsent(reading.rejected, rows)]
     ordered = sorted(rows.values(), key=lambda row: (int(row["id"]) if row["id"].isdigit() else 0, row["id"]))
-    return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states, unmatched)
+    return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states, unmatched, reading)
 
 
 def add_follow_up(ledger: Ledger, campaign: str, rows: dict[str, dict], envelopes: dict[str, list[str]]) -> int:

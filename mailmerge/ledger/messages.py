@@ -390,7 +390,8 @@ class Ledger:
 
     @guarded
     def status(self, campaign: str, kind: str = INVITATION) -> list[dict[str, Any]]:
-        """One row per recipient: who they are and where their message of `kind` stands."""
+        """One row per recipient: who they are and where their message of `kind` stands. The reminders are
+        counted in one pass (a subquery per recipient made this quadratic: 64 s for 10,000)."""
         return list(
             self.db.query(
                 """
@@ -402,18 +403,17 @@ class Ledger:
                       ORDER BY e.id DESC LIMIT 1) AS found_in_mailbox,
                    (SELECT e.state FROM events e WHERE e.message = m.id AND e.state IN ('copied', 'not-copied')
                       ORDER BY e.id DESC LIMIT 1) AS sent_copy,
-                   (SELECT count(*) FROM messages x WHERE x.campaign = r.campaign
-                      AND x.recipient_id = r.recipient_id AND x.kind LIKE 'reminder-%' AND x.state = 'sent')
-                      AS reminders,
-                   (SELECT max(x.updated_at) FROM messages x WHERE x.campaign = r.campaign
-                      AND x.recipient_id = r.recipient_id AND x.kind LIKE 'reminder-%' AND x.state = 'sent')
-                      AS reminded_at
+                   x.reminders, x.reminded_at
             FROM recipients r
             LEFT JOIN messages m ON m.campaign = r.campaign AND m.recipient_id = r.recipient_id AND m.kind = ?
+            LEFT JOIN (
+                SELECT recipient_id, count(*) AS reminders, max(updated_at) AS reminded_at FROM messages
+                WHERE campaign = ? AND kind LIKE 'reminder-%' AND state = 'sent' GROUP BY recipient_id
+            ) x ON x.recipient_id = r.recipient_id
             WHERE r.campaign = ?
             ORDER BY CAST(r.recipient_id AS INTEGER), r.recipient_id
             """,
-                [kind, campaign],
+                [kind, campaign, campaign],
             )
         )
 
