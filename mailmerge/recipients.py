@@ -41,6 +41,7 @@ HEADER_MUST_HAVE = frozenset({"name", "email"})  # a row without both is the hea
 LETTER_COLUMNS = ("group", "organisation", "position", "salutation", "name")  # "?" here means a lossy ANSI save
 REQUIRED_VALUES = ("order", "organisation", "salutation", "name", "email")
 QUESTION_MARK_IN_WORD = re.compile(r"\w\?|\?\w")
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")  # one address, nothing around it
 MAILTO = re.compile(r"mailto:", re.IGNORECASE)
 CC_SEPARATOR = re.compile(r"\s*[;,]\s*")
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode categories Cc, Zl and Zp
@@ -278,11 +279,8 @@ def parse_addresses(text: str) -> tuple[list[str], list[str]]:
     and why the parts that are not valid addresses are not."""
     if not text:
         return [], []
-    try:  # Pythons with the CVE-2023-27043 fix parse strictly by default, refusing "a@x; b@x" and "a@x;" outright
-        pairs = getaddresses([MAILTO.sub("", text)], strict=False)
-    except TypeError:
-        pairs = getaddresses([MAILTO.sub("", text)])
-    found = [address for _name, address in pairs if address]
+    # Most cells hold one plain address: the parser would find the same, 50 times slower.
+    found = [text] if PLAIN_ADDRESS.fullmatch(text) else found_addresses(text)
     if not found:
         if reason := email_problem(text):
             return [], [invalid_address(text, reason)]
@@ -296,6 +294,14 @@ def parse_addresses(text: str) -> tuple[list[str], list[str]]:
         shown = address if is_whole_part(address, text) else text  # the parser may have cut a bad address apart
         problems.append(invalid_address(shown, email_problem(shown) or reason))
     return addresses, list(dict.fromkeys(problems))
+
+
+def found_addresses(text: str) -> list[str]:
+    try:  # Pythons with the CVE-2023-27043 fix parse strictly by default, refusing "a@x; b@x" and "a@x;" outright
+        pairs = getaddresses([MAILTO.sub("", text)], strict=False)
+    except TypeError:
+        pairs = getaddresses([MAILTO.sub("", text)])
+    return [address for _name, address in pairs if address]
 
 
 def invalid_address(text: str, reason: str) -> str:
