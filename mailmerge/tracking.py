@@ -153,7 +153,8 @@ def status(
     with contextlib.suppress(MailmergeError):
         reading = campaign_recipients(campaign)
         for recipient in reading.recipients:
-            rows.setdefault(recipient.id, file_row(recipient.id, recipient.as_template_data()))
+            if recipient.id not in rows:
+                rows[recipient.id] = file_row(recipient.id, recipient.as_template_data())
         invalid = [file_row(r.values.get("order", ""), r.values, r.problems) for r in unsent(reading.rejected, rows)]
     ordered = sorted(rows.values(), key=lambda row: (int(row["id"]) if row["id"].isdigit() else 0, row["id"]))
     return StatusReport(campaign.slug, ordered + invalid, datetime.now().astimezone(), states, unmatched, reading)
