@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from email import policy
 from pathlib import Path
 from statistics import median
 
@@ -120,7 +119,7 @@ def preview(
         letter, message = composer.build(recipient)
         stem = out / f"{recipient.order:03d}_{Path(letter.attachment_name).stem}"
         files = [stem.with_suffix(".eml")]
-        files[0].write_bytes(message.as_bytes(policy=policy.SMTP))
+        files[0].write_bytes(message)
         if letter.pdf is not None:
             files.append(stem.with_suffix(".pdf"))
             files[1].write_bytes(letter.pdf)

@@ -315,6 +315,7 @@ def fill_sheet(sheet: Any, header: list[str], rows: list[list[Any]], text_column
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 6), 60)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
+
     def styled(value: Any, **style: Any) -> Any:
         written = WriteOnlyCell(sheet, value=value)
         for name, setting in style.items():

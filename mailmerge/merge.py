@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 from . import tokens
@@ -101,9 +100,9 @@ class Composer:
         message_id: str | None = None,
         thread: tuple[str, ...] = (),
         now: datetime | None = None,
-    ) -> tuple[Letter, EmailMessage]:
-        """The letter and the exact email; `message_id` is the ledger's when sending, so the two always agree.
-        A reminder follows the messages of its `thread` (In-Reply-To and References)."""
+    ) -> tuple[Letter, bytes]:
+        """The letter and the exact bytes of the email; `message_id` is the ledger's when sending, so the two
+        always agree. A reminder follows the messages of its `thread` (In-Reply-To and References)."""
         letter = self.renderer.render(recipient, reminder=reminder_number(kind) or 0)
         message = compose(
             letter,

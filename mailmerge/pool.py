@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from email import policy
 
 from .ledger import Prepared
 from .merge import Composer
@@ -106,7 +105,7 @@ def _prepare(work: Work) -> Outgoing:
             merged=recipient.as_template_data(),
         ),
         envelope_from=composer.envelope_sender(recipient),
-        data=email.as_bytes(policy=policy.SMTP),
+        data=email,
         message_id=work.message_id,
     )
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from .errors import InboxError, SendError
@@ -125,7 +123,7 @@ def largest_message(
     largest: Largest | None = None
     for item in planned:
         _letter, message = composer.build(item.recipient, kind=item.kind, thread=item.thread)
-        size = _wire_size(message)
+        size = len(message)  # as sent: 7-bit, or UTF-8 where an address beyond ASCII needs it (SMTPUTF8)
         if largest is None or size > largest.size:
             largest = Largest(size, item.recipient)
         if on_measured:
@@ -134,14 +132,6 @@ def largest_message(
             break
     assert largest is not None, "nothing planned"
     return largest
-
-
-def _wire_size(message: EmailMessage) -> int:
-    """Its size as sent: 7-bit, or in UTF-8 where an address beyond ASCII needs it (SMTPUTF8)."""
-    try:
-        return len(message.as_bytes(policy=policy.SMTP))
-    except UnicodeEncodeError:
-        return len(message.as_bytes(policy=policy.SMTPUTF8))
 
 
 def unicode_address(sender: str, recipients: Iterable[Recipient]) -> str | None:
