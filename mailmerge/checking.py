@@ -30,6 +30,8 @@ class CheckReport:
     fonts: dict[str, bool] = field(default_factory=dict)
     render_seconds: list[float] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    from_cache: int = 0  # letters not laid out again: nothing they are made of had changed
+    pruned: int = 0  # cached letters no letter uses any more, removed
 
     @property
     def median_render_ms(self) -> float:
@@ -57,6 +59,8 @@ def check(
         if on_rendered:
             on_rendered(recipient)
     renderer = composer.renderer
+    report.from_cache = (len(loaded.recipients) if loaded.campaign.attach_pdf else 0) - renderer.laid_out
+    report.pruned = renderer.cache.prune()  # check lays out every letter: what it did not use is stale
     report.warnings = [
         *renderer.warnings,
         *renderer.unused_keys(),

@@ -51,7 +51,8 @@ def run_demo(
     try:
         plan = plan_send(seed_folder(), ledger_file=ledger_file)
         local = ServerSettings(host="127.0.0.1", port=server.port, security="none", timeout=30)
-        plan.campaign = dataclasses.replace(plan.campaign, smtp=local)
+        # the seed folder may be inside the installed package: the demo keeps its letters with its output
+        plan.campaign = dataclasses.replace(plan.campaign, smtp=local, letters_cache=out / ".cache" / "letters")
         if on_plan:
             on_plan(plan)
         policy = Policy(connections=connections, settings=plan.campaign.send)

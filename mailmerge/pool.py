@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import hashlib
 import itertools
 import multiprocessing
@@ -134,4 +135,8 @@ async def rendered(campaign: Campaign, key: bytes, work: list[Work], processes: 
             in_flight.extend(map(submit, itertools.islice(items, 1)))
             yield out
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Off the loop, wait for the workers to finish the letter in hand (the others are cancelled). Leaving
+        # the pool to shut down at exit instead races with Python 3.11's exit hook for process pools, which
+        # then prints "Exception ignored … Bad file descriptor" after the run's last words.
+        shutdown = functools.partial(pool.shutdown, wait=True, cancel_futures=True)
+        await loop.run_in_executor(None, shutdown)

@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import jinja2
+import weasyprint
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from .errors import TemplateError
 from .i18n import _
+from .letters_cache import CACHE_DIR, LetterCache, fingerprint
 from .models import Campaign, Letter, Page, Recipient
 from .templating import (
     FolderLoader,
@@ -98,6 +100,9 @@ class Renderer:
         self.templates = {name: self._load(self.env, name) for name in TEMPLATES}
         self.templates |= {name: self._load(self.env, name) for name in self.reminder_templates()}
         self.stylesheets = [self._page_stylesheet(), self._stylesheet()]
+        made_of = fingerprint(campaign.templates_dir, page_rule(campaign.page), weasyprint.__version__)
+        self.cache = LetterCache(campaign.letters_cache or campaign.folder / CACHE_DIR, made_of)
+        self.laid_out = 0  # letters laid out by WeasyPrint; the others came from the cache
         self.shared_context = campaign.template_data | {
             "sender": {"name": campaign.sender.name, "email": campaign.sender.email}
         }
@@ -213,6 +218,12 @@ class Renderer:
             ) from None
 
     def pdf(self, html: str, recipient: Recipient) -> bytes:
+        """The letter's PDF: from the cache when nothing it is made of has changed, else laid out."""
+        key = self.cache.key(html)
+        if (cached := self.cache.get(key)) is not None:
+            pdf, warnings = cached
+            self._warn(warnings)
+            return pdf
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
         with weasyprint_warnings() as messages:
             try:
@@ -227,7 +238,10 @@ class Renderer:
                         letter=LETTER, stylesheet=STYLESHEET, error=error.__cause__ or error, row=recipient.row
                     )
                 ) from None
-        self._warn(layout_warning(message) for message in messages)
+        warnings = list(dict.fromkeys(layout_warning(message) for message in messages))
+        self._warn(warnings)
+        self.cache.put(key, pdf, warnings)
+        self.laid_out += 1
         return pdf
 
     def attachment_name(self, recipient: Recipient) -> str:

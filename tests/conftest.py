@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
-from mailmerge.campaign import seed_folder
+from mailmerge.campaign import load_campaign, seed_folder
 from mailmerge.recipients import load_recipients
 from mailmerge.sink import LocalServer
 
@@ -36,6 +37,12 @@ def campaign_dir(tmp_path: Path) -> Path:
     shutil.copy(SEED / "recipients.csv", folder)
     shutil.copytree(SEED / "templates", folder / "templates")
     return folder
+
+
+@pytest.fixture(scope="session")
+def seed_campaign(tmp_path_factory: pytest.TempPathFactory):
+    """The seed campaign as loaded from the checkout, its laid-out letters kept outside the checkout."""
+    return dataclasses.replace(load_campaign(SEED), letters_cache=tmp_path_factory.mktemp("letters"))
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mailmerge import __version__, checking
 from mailmerge.cli.commands import app
 
-from .conftest import SEED, keep_first_rows, set_table
+from .conftest import keep_first_rows, set_table
 
 runner = CliRunner()
 
@@ -24,8 +24,8 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def test_check_on_the_seed_campaign_reports_65_recipients_and_no_problems():
-    result = run("check", "--campaign", SEED)
+def test_check_on_the_seed_campaign_reports_65_recipients_and_no_problems(campaign_dir):
+    result = run("check", "--campaign", campaign_dir)
     assert result.exit_code == 0, result.output
     assert "65 recipients" in result.output
     assert "Letters rendered: 65 PDFs" in result.output
@@ -34,9 +34,9 @@ def test_check_on_the_seed_campaign_reports_65_recipients_and_no_problems():
     assert "Thành phố" in result.output and "Cán bộ môi trường phường" in result.output
 
 
-def test_preview_writes_an_eml_and_a_pdf_for_everyone(tmp_path):
+def test_preview_writes_an_eml_and_a_pdf_for_everyone(campaign_dir, tmp_path):
     out = tmp_path / "out"
-    result = run("preview", "--campaign", SEED, "--out", out)
+    result = run("preview", "--campaign", campaign_dir, "--out", out)
     assert result.exit_code == 0, result.output
     assert len(list(out.glob("*.pdf"))) == 65
     assert len(list(out.glob("*.eml"))) == 65

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from mailmerge import tokens
-from mailmerge.campaign import load_campaign, seed_folder
 from mailmerge.compose import compose
 from mailmerge.errors import MailmergeError
 from mailmerge.merge import Composer
@@ -27,8 +26,8 @@ NOW = datetime(2020, 8, 21, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def composer() -> Composer:
-    return Composer(load_campaign(seed_folder()), key=b"k" * 32)
+def composer(seed_campaign) -> Composer:
+    return Composer(seed_campaign, key=b"k" * 32)
 
 
 def round_trip(raw: bytes) -> object:

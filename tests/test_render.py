@@ -21,10 +21,8 @@ A4 = (210 * MM, 297 * MM)
 
 
 @pytest.fixture(scope="module")
-def seed_renderer() -> Renderer:
-    from mailmerge.campaign import seed_folder
-
-    return Renderer(load_campaign(seed_folder()))
+def seed_renderer(seed_campaign) -> Renderer:
+    return Renderer(seed_campaign)
 
 
 def words(pdf: bytes) -> list[dict]:

@@ -133,6 +133,14 @@ def print_check(report: checking.CheckReport) -> None:
             letters,
         ).format(count=letters, milliseconds=f"{report.median_render_ms:.0f}")
     )
+    if report.from_cache:
+        # TRANSLATORS: after "Letters rendered: …" in `mailmerge check`; `mailmerge clean` is a command
+        message = ngettext(
+            "{count} of them came from the cache of letters already laid out (`mailmerge clean` empties it).",
+            "{count} of them came from the cache of letters already laid out (`mailmerge clean` empties it).",
+            report.from_cache,
+        )
+        out.print(message.format(count=report.from_cache))
     fonts = (
         # TRANSLATORS: a font named in the list "Fonts embedded: …" that is not in the PDFs
         name if embedded else _("{font} (NOT embedded)").format(font=name)
