@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import attachments
 from .errors import CampaignError, InputError, Problem
 from .i18n import N_, _
 from .models import Campaign, Page, Sender, SendSettings, ServerSettings
@@ -88,6 +89,7 @@ def load_campaign(folder: Path) -> Campaign:
     folder = folder.resolve()
     lines = toml_locations(text)
     problems = typos(data, str(path), lines) + outside_folder(data, folder, str(path), lines)
+    problems += attachment_problems(data, folder, str(path), lines)
     try:
         parsed = schema.CampaignFile.model_validate(data)
     except ValidationError as error:
@@ -132,6 +134,7 @@ def build(parsed: schema.CampaignFile, folder: Path, custom: dict[str, int | Non
         type_name=parsed.letter.type_name,
         attachment_prefix=parsed.campaign.attachment_prefix,
         attach_pdf=parsed.campaign.attach_pdf,
+        attachments=tuple((folder / name).resolve() for name in parsed.campaign.attachments),
         encoding=parsed.campaign.encoding,
         page=Page(**parsed.page.model_dump()),
         custom_keys=custom,
@@ -251,6 +254,18 @@ def outside_folder(data: dict[str, Any], folder: Path, file: str, lines: dict[tu
         if message:
             problems.append(Problem(file, message, located((table, key), lines), f"{table}.{key}"))
     return problems
+
+
+def attachment_problems(
+    data: dict[str, Any], folder: Path, file: str, lines: dict[tuple[str, ...], int]
+) -> list[Problem]:
+    """`[campaign] attachments`: each file inside the campaign folder and present, all of them not too big."""
+    table = data.get("campaign")
+    listed = table.get("attachments") if isinstance(table, dict) else None
+    if not isinstance(listed, list) or not all(isinstance(value, str) for value in listed):
+        return []  # not a list of names: the schema says so
+    line = located(("campaign", "attachments"), lines)
+    return [Problem(file, message, line, "campaign.attachments") for message in attachments.problems(listed, folder)]
 
 
 def ca_path(value: str | None, folder: Path) -> Path | None:

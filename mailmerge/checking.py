@@ -3,6 +3,7 @@ shows progress through the callbacks given here."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import time
@@ -32,6 +33,7 @@ class CheckReport:
     warnings: list[str] = field(default_factory=list)
     from_cache: int = 0  # letters not laid out again: nothing they are made of had changed
     pruned: int = 0  # cached letters no letter uses any more, removed
+    attachments: tuple[Path, ...] = ()  # the files every email carries besides the letter
 
     @property
     def median_render_ms(self) -> float:
@@ -49,6 +51,7 @@ def check(
     # TRANSLATORS: in the table of groups that `mailmerge check` shows, for recipients without a group.
     no_group = _("(no group)")
     report = CheckReport(loaded.recipients, Counter(r.group or no_group for r in loaded.recipients), loaded.notes)
+    report.attachments = loaded.campaign.attachments
     for recipient in loaded.recipients:
         started = time.perf_counter()
         letter, _message = composer.build(recipient)
@@ -110,12 +113,15 @@ def preview(
     *,
     wanted: Iterable[str] = (),
     png: bool = False,
+    with_pdf: bool = True,
     on_written: Callable[[Path], None] | None = None,
 ) -> list[Path]:
-    """Write `.eml` + `.pdf` (and a PNG of page 1 when pdftoppm exists) for the chosen recipients."""
+    """Write `.eml` + `.pdf` (and a PNG of page 1 when pdftoppm exists) for the chosen recipients; without
+    `with_pdf`, the emails as `send --no-pdf` sends them."""
     loaded = load(folder)
     chosen = select(loaded.recipients, wanted)
-    composer = Composer(loaded.campaign)
+    campaign = loaded.campaign if with_pdf else dataclasses.replace(loaded.campaign, attach_pdf=False)
+    composer = Composer(campaign)
     out.mkdir(parents=True, exist_ok=True)
     pdftoppm = shutil.which("pdftoppm") if png else None
     written = []

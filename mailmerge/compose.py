@@ -40,8 +40,10 @@ def compose(
     reply_to: str | None,
     now: datetime,
     thread: tuple[str, ...] = (),
+    attachments: tuple[str, ...] = (),
 ) -> bytes:
-    """The email: text + HTML alternatives and the PDF. A message that follows others (`thread`, oldest
+    """The email: text + HTML alternatives, the letter's PDF and the campaign's `attachments` (MIME parts,
+    encoded once for the campaign by `attachments.encoded`). A message that follows others (`thread`, oldest
     first) answers the last and refers to all of them, so that mail clients show it in the same
     conversation. A line break in a header value (header injection) is a `MailmergeError`."""
     recipient = letter.recipient
@@ -80,10 +82,9 @@ def compose(
     alternative = multipart(
         "alternative", f"{boundary}_a", [text_part("plain", letter.text), text_part("html", letter.html)]
     )
-    if letter.pdf is not None:
-        body = multipart("mixed", f"{boundary}_m", [alternative, pdf_part(letter)])
-    else:
-        body = alternative
+    files = [pdf_part(letter)] if letter.pdf is not None else []
+    files += attachments
+    body = multipart("mixed", f"{boundary}_m", [alternative, *files]) if files else alternative
     head = CRLF.join([*fields, "MIME-Version: 1.0"])
     return (head + CRLF + body).encode("utf-8")  # ASCII, except an address beyond it (SMTPUTF8)
 

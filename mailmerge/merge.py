@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import tokens
+from . import attachments, tokens
 from .campaign import load_campaign
 from .compose import compose
 from .errors import InputError, MailmergeError, Problem
@@ -79,6 +79,7 @@ class Composer:
 
         self.renderer = Renderer(campaign)
         self.key = key if key is not None else campaign_key(campaign)
+        self.attachments = attachments.encoded(campaign.attachments)  # the same parts on every message
 
     def message_id(self, recipient: Recipient, kind: str = INVITATION) -> str:
         return tokens.message_id(self.key, self.campaign.token_name, recipient.id, kind, self.campaign.sender.domain)
@@ -111,5 +112,6 @@ class Composer:
             reply_to=self.reply_address(recipient) if self.campaign.sender.reply_to_tokens else None,
             now=now or datetime.now().astimezone(),
             thread=thread,
+            attachments=self.attachments,
         )
         return letter, message

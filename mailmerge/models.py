@@ -113,6 +113,7 @@ class Campaign:
     type_name: str
     attachment_prefix: str = "Giay-moi"
     attach_pdf: bool = True
+    attachments: tuple[Path, ...] = ()  # files every invitation carries besides its letter
     encoding: str | None = None  # of the recipients CSV; None: detected
     page: Page = field(default_factory=Page)
     custom_keys: dict[str, int | None] = field(default_factory=dict)  # "event.dress_code" -> its line

@@ -139,6 +139,7 @@ class CampaignTable(Settings):
     templates: str = "templates"
     attachment_prefix: Line = "Giay-moi"
     attach_pdf: bool = True
+    attachments: list[Line] = []  # files of the campaign folder that every invitation carries
     encoding: Annotated[str, AfterValidator(_encoding)] | None = None
     language: Literal["vi", "en"] | None = None  # of the interface; MAILMERGE_LANG overrides it
 

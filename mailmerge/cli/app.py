@@ -66,6 +66,12 @@ OnlyOption = Annotated[
     typer.Option("--only", metavar="ID|EMAIL", help=_("Only this recipient (ID or email); repeat for more.")),
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))]
+NoPdfOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-pdf", help=_("Without the letter's PDF, whatever attach_pdf says (the campaign's attachments still go).")
+    ),
+]
 ConnectionsOption = Annotated[
     int, typer.Option(metavar="N", help=_("SMTP connections used in parallel."), min=1, max=16)
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -26,6 +27,7 @@ from .app import (
     CampaignOption,
     ConnectionsOption,
     LedgerOption,
+    NoPdfOption,
     OnlyOption,
     YesOption,
     app,
@@ -355,11 +357,14 @@ def send(
             "--skip-invalid", help=_("Send to the valid rows even if other rows have problems (they are listed).")
         ),
     ] = False,
+    no_pdf: NoPdfOption = False,
 ) -> None:
     from .. import sending
 
     with reporting():
         plan = sending.plan_send(campaign, only=only or (), limit=limit, skip_invalid=skip_invalid, ledger_file=ledger)
+        if no_pdf:
+            plan.campaign = dataclasses.replace(plan.campaign, attach_pdf=False)
         for problem in plan.skipped:
             skipped = coloured(_("Skipped:"), "yellow")
             err.print(f"{skipped} {escape(str(problem))}", markup=True)

@@ -16,6 +16,7 @@ from ..i18n import _, ngettext
 from ..models import Campaign, Recipient, ServerSettings
 from .app import (
     CampaignOption,
+    NoPdfOption,
     app,
     coloured,
     err,
@@ -117,6 +118,8 @@ def run_check(folder: Path, *, servers: bool, command: str) -> None:
 
 
 def print_check(report: checking.CheckReport) -> None:
+    from ..probe import size_text
+
     count = len(report.recipients)
     # TRANSLATORS: the title of the table of recipients by group printed by `mailmerge check`
     title = ngettext("{count} recipient", "{count} recipients", count).format(count=count)
@@ -133,6 +136,10 @@ def print_check(report: checking.CheckReport) -> None:
             letters,
         ).format(count=letters, milliseconds=f"{report.median_render_ms:.0f}")
     )
+    for path in report.attachments:
+        # TRANSLATORS: in `mailmerge check`: a file of [campaign] attachments; {size} is "35.2 KB"
+        message = _("Attached to every email: {name} ({size})")
+        out.print(message.format(name=path.name, size=size_text(path.stat().st_size)))
     if report.from_cache:
         # TRANSLATORS: after "Letters rendered: …" in `mailmerge check`; `mailmerge clean` is a command
         message = ngettext(
@@ -174,6 +181,7 @@ def preview(
         "preview"
     ),
     png: Annotated[bool, typer.Option("--png", help=_("Also a PNG of page 1 (needs pdftoppm)."))] = False,
+    no_pdf: NoPdfOption = False,
 ) -> None:
     if png and not shutil.which("pdftoppm"):
         err.print(_("Warning: pdftoppm is not installed (Debian: poppler-utils); no PNG will be written."))
@@ -182,7 +190,7 @@ def preview(
     with reporting(), progress_bar() as bar:
         task = bar.add_task(_("Writing previews"), total=None)
         written = checking.preview(
-            campaign, out_dir, wanted=to or (), png=png, on_written=lambda path: bar.advance(task)
+            campaign, out_dir, wanted=to or (), png=png, with_pdf=not no_pdf, on_written=lambda path: bar.advance(task)
         )
     emails = sum(1 for path in written if path.suffix == ".eml")
     # TRANSLATORS: {folder} is where the previews were written; {files} counts the .eml, .pdf and .png files
