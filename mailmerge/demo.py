@@ -38,21 +38,21 @@ def run_demo(
     on_plan: Callable[[SendPlan], None] | None = None,
     run: Callable[[Coroutine[Any, Any, SendResult]], SendResult] = asyncio.run,
 ) -> DemoResult:
-    """Send the seed campaign to an SMTP sink on 127.0.0.1 with a fresh ledger in `out`; keep what the
-    sink received as .eml files and the PDFs taken out of them. `run` drives the event loop (the CLI's
-    runner knows what Ctrl-C should do)."""
+    """Send a copy of the seed campaign (`out/campaign`: the seed may be inside the installed package) to an
+    SMTP sink on 127.0.0.1 with a fresh ledger in `out`; keep what the sink received as .eml files and the
+    PDFs taken out of them. `run` drives the event loop (the CLI's runner knows what Ctrl-C should do)."""
     received_dir, pdf_dir, ledger_file = out / "received", out / "pdf", out / "ledger.db"
-    for folder in (received_dir, pdf_dir):
+    for folder in (received_dir, pdf_dir, out / "campaign"):
         shutil.rmtree(folder, ignore_errors=True)
+    campaign_folder = copy_seed(out / "campaign")
     for stale in out.glob("ledger.db*"):
         stale.unlink()
     server = LocalServer(FileSink(received_dir))
     server.start()
     try:
-        plan = plan_send(seed_folder(), ledger_file=ledger_file)
+        plan = plan_send(campaign_folder, ledger_file=ledger_file)
         local = ServerSettings(host="127.0.0.1", port=server.port, security="none", timeout=30)
-        # the seed folder may be inside the installed package: the demo keeps its letters with its output
-        plan.campaign = dataclasses.replace(plan.campaign, smtp=local, letters_cache=out / ".cache" / "letters")
+        plan.campaign = dataclasses.replace(plan.campaign, smtp=local)
         if on_plan:
             on_plan(plan)
         policy = Policy(connections=connections, settings=plan.campaign.send)
@@ -61,8 +61,18 @@ def run_demo(
         server.stop()
     received = sorted(received_dir.glob("*.eml"))
     return DemoResult(
-        result, status(seed_folder(), ledger_file=ledger_file), received, extract_pdfs(received, pdf_dir), server.port
+        result, status(campaign_folder, ledger_file=ledger_file), received, extract_pdfs(received, pdf_dir), server.port
     )
+
+
+def copy_seed(folder: Path) -> Path:
+    """The seed campaign's file, recipients and templates in `folder`."""
+    seed = seed_folder()
+    folder.mkdir(parents=True)
+    for name in ("campaign.toml", "recipients.csv"):
+        shutil.copy(seed / name, folder / name)
+    shutil.copytree(seed / "templates", folder / "templates")
+    return folder
 
 
 def extract_pdfs(emails: list[Path], folder: Path) -> list[Path]:

@@ -124,7 +124,6 @@ class Campaign:
     send: SendSettings = field(default_factory=SendSettings)
     reminder_prefix: str = "Nhắc lại:"  # before a reminder's subject
     identity: str | None = None  # `[campaign] id`, random, from `init`; None for a campaign made before ids
-    letters_cache: Path | None = None  # laid-out letters; None: .cache/letters in the campaign folder
 
     @property
     def ledger_file(self) -> Path:

@@ -101,7 +101,7 @@ class Renderer:
         self.templates |= {name: self._load(self.env, name) for name in self.reminder_templates()}
         self.stylesheets = [self._page_stylesheet(), self._stylesheet()]
         made_of = fingerprint(campaign.templates_dir, page_rule(campaign.page), weasyprint.__version__)
-        self.cache = LetterCache(campaign.letters_cache or campaign.folder / CACHE_DIR, made_of)
+        self.cache = LetterCache(campaign.folder / CACHE_DIR, made_of)
         self.laid_out = 0  # letters laid out by WeasyPrint; the others came from the cache
         self.shared_context = campaign.template_data | {
             "sender": {"name": campaign.sender.name, "email": campaign.sender.email}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mailmerge.campaign import load_campaign, seed_folder
+from mailmerge.demo import copy_seed
 from mailmerge.recipients import load_recipients
 from mailmerge.sink import LocalServer
 
@@ -31,18 +30,13 @@ def token_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 @pytest.fixture
 def campaign_dir(tmp_path: Path) -> Path:
     """A writable copy of the seed campaign."""
-    folder = tmp_path / "campaign"
-    folder.mkdir()
-    shutil.copy(SEED / "campaign.toml", folder)
-    shutil.copy(SEED / "recipients.csv", folder)
-    shutil.copytree(SEED / "templates", folder / "templates")
-    return folder
+    return copy_seed(tmp_path / "campaign")
 
 
 @pytest.fixture(scope="session")
 def seed_campaign(tmp_path_factory: pytest.TempPathFactory):
-    """The seed campaign as loaded from the checkout, its laid-out letters kept outside the checkout."""
-    return dataclasses.replace(load_campaign(SEED), letters_cache=tmp_path_factory.mktemp("letters"))
+    """The seed campaign, loaded from a copy: its laid-out letters are kept in the copy, not the checkout."""
+    return load_campaign(copy_seed(tmp_path_factory.mktemp("seed") / "campaign"))
 
 
 @pytest.fixture(scope="session")

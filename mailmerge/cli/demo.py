@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..campaign import seed_folder
 from ..i18n import _, ngettext
 from .app import (
     app,
@@ -60,5 +59,5 @@ def demo(
         )
     )
     with reporting():
-        pages = write_report(seed_folder(), out_dir / "ledger.db", out_dir / "report.pdf", lang="vi", force=True)
+        pages = write_report(out_dir / "campaign", out_dir / "ledger.db", out_dir / "report.pdf", lang="vi", force=True)
     print_written(out_dir / "report.pdf", pages)
