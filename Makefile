@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 
-.PHONY: demo test lint clean messages screenshots
+.PHONY: demo test lint clean messages screenshots bench
 
 CATALOGS := $(wildcard mailmerge/locale/*/LC_MESSAGES/mailmerge.po)
 
@@ -17,6 +17,10 @@ $(READY): pyproject.toml hatch_build.py scripts/system-deps.sh $(CATALOGS)
 
 demo: $(READY)
 	$(BIN)/mailmerge demo --out demo-output
+
+# Side by side with awdeorio mailmerge, raw aiosmtplib and a naive baseline (issue 11): see bench/bench.py.
+bench: $(READY)
+	$(BIN)/python bench/bench.py
 
 test: $(READY)
 	$(BIN)/ruff check .
