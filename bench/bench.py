@@ -69,13 +69,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.real_send, tests.campaign_files: the project's campaign builders
+sys.path.insert(0, str(ROOT / "scripts"))  # bench_send: the counting SMTP sink
+
+from bench_send import serve_sink  # noqa: E402
 
 from mailmerge import tokens  # noqa: E402
 from mailmerge.campaign import load_campaign, seed_folder  # noqa: E402
 from mailmerge.letters_cache import CACHE_DIR  # noqa: E402
 from mailmerge.merge import Composer, load  # noqa: E402
 from mailmerge.models import Campaign  # noqa: E402
-from mailmerge.sink import LocalServer  # noqa: E402
 from mailmerge.templating import make_environment  # noqa: E402
 from tests.campaign_files import set_table  # noqa: E402
 from tests.real_send import write_recipients  # noqa: E402
@@ -97,35 +99,6 @@ UNIQUE_LETTER = "<!-- bench: recipient {{ recipient.id }} -->\n"
 
 
 # --- the sink, in its own process -----------------------------------------------------------------
-
-
-class CountingHandler:
-    """aiosmtpd handler: count each message, keep nothing, answer 250 after `latency` seconds."""
-
-    def __init__(self, latency: float) -> None:
-        self.count = 0
-        self.latency = latency
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        with self.lock:
-            self.count += 1
-        return "250 2.0.0 Ok"
-
-
-def serve_sink(latency: float) -> None:
-    """`--sink` mode: print the port, then answer each line read on stdin with the count; stop at EOF."""
-    handler = CountingHandler(latency)
-    server = LocalServer(handler)
-    server.start()
-    try:
-        print(server.port, flush=True)
-        for _ in sys.stdin:
-            print(handler.count, flush=True)
-    finally:
-        server.stop()
 
 
 class Sink:
